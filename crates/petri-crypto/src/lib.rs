@@ -11,6 +11,7 @@
 //! libsecp256k1 (through the `secp256k1` crate), which recovers about four
 //! times faster than the pure-Rust alternatives on the machines we measured.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 use std::fmt;
 

@@ -50,7 +50,10 @@ fn sha3_vectors() {
         sha3_hex(b"hello world"),
         "644bcc7e564373040999aac89e7622f3ca71fba1d972fd94a31c3bfbf24e3938"
     );
-    assert_eq!(sha3_hex(b"hello"), "3338be694f50c5f338814986cdf0686453a888b84f424d792af4b9202398f392");
+    assert_eq!(
+        sha3_hex(b"hello"),
+        "3338be694f50c5f338814986cdf0686453a888b84f424d792af4b9202398f392"
+    );
     assert_eq!(
         sha3_hex(b"eyJtc2d0eXBlIjogImdldGNvbG9ueW1zZyIsICJjb2xvbnluYW1lIjogImRldiJ9"),
         "de30083d05c544adc44be53d27ceeaed6f4dbd85d37714f0d6514c3f8a81ad7d"
@@ -117,7 +120,10 @@ fn server_signed_addcolony_vector() {
 fn rejects_malformed_signatures() {
     assert_eq!(recover_id("x", ""), Err(CryptoError::SignatureLength));
     assert_eq!(recover_id("x", "zz"), Err(CryptoError::SignatureEncoding));
-    assert_eq!(recover_id("x", &"00".repeat(64)), Err(CryptoError::SignatureLength));
+    assert_eq!(
+        recover_id("x", &"00".repeat(64)),
+        Err(CryptoError::SignatureLength)
+    );
     assert!(recover_id("x", &"00".repeat(65)).is_err());
     let mut bad_v = "11".repeat(64);
     bad_v.push_str("07");
