@@ -1,0 +1,836 @@
+//! petri's embedded default store: one SQLite file in WAL mode.
+//!
+//! All access goes through one connection on a blocking thread: SQLite allows
+//! one writer at a time anyway, and holding the connection for a whole
+//! load-edit-write cycle makes every [`Store::edit`] and [`Store::assign`]
+//! atomic, so a process is never assigned twice. Objects are stored as their
+//! JSON documents with indexed columns derived from them (see `migrations/`).
+//!
+//! Durability: WAL with `synchronous = NORMAL` survives a crash or kill of the
+//! server; a power loss may lose the last transactions but never corrupts.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use petri_api::Timestamp;
+use petri_api::model::{
+    Attribute, Colony, Executor, Function, Log, Process, ProcessGraph, Statistics, User, state,
+};
+use petri_core::{Limits, Workspace, matches, record_call};
+use petri_store::{Edit, LogQuery, ProcessQuery, Store, StoreError, StoreResult};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite_migration::{M, Migrations};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// A store in one SQLite database file.
+#[derive(Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+fn db_err(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Database(e.to_string())
+}
+
+fn write_err(e: rusqlite::Error, what: &str) -> StoreError {
+    match &e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            StoreError::Conflict(format!("{what} already exists"))
+        }
+        _ => db_err(e),
+    }
+}
+
+fn to_doc<T: Serialize>(value: &T) -> StoreResult<String> {
+    serde_json::to_string(value).map_err(db_err)
+}
+
+fn from_doc<T: DeserializeOwned>(text: &str) -> StoreResult<T> {
+    serde_json::from_str(text).map_err(db_err)
+}
+
+fn docs<T: DeserializeOwned>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> StoreResult<Vec<T>> {
+    let mut stmt = conn.prepare_cached(sql).map_err(db_err)?;
+    let rows = stmt
+        .query_map(params, |r| r.get::<_, String>(0))
+        .map_err(db_err)?;
+    let mut out = Vec::new();
+    for row in rows {
+        out.push(from_doc(&row.map_err(db_err)?)?);
+    }
+    Ok(out)
+}
+
+fn doc<T: DeserializeOwned>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> StoreResult<Option<T>> {
+    let text: Option<String> = conn
+        .prepare_cached(sql)
+        .map_err(db_err)?
+        .query_row(params, |r| r.get(0))
+        .optional()
+        .map_err(db_err)?;
+    text.map(|t| from_doc(&t)).transpose()
+}
+
+fn migrations() -> Migrations<'static> {
+    Migrations::new(vec![M::up(include_str!("../migrations/0001_init.sql"))])
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    pub fn open(path: &Path) -> StoreResult<Self> {
+        let mut conn = Connection::open(path).map_err(db_err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(db_err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(db_err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(db_err)?;
+        migrations().to_latest(&mut conn).map_err(db_err)?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    async fn run<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn
+                .lock()
+                .map_err(|_| db_err("connection lock poisoned"))?;
+            f(&mut guard)
+        })
+        .await
+        .map_err(db_err)?
+    }
+
+    async fn tx<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> StoreResult<T> + Send + 'static,
+    {
+        self.run(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(db_err)?;
+            let out = f(&tx)?;
+            tx.commit().map_err(db_err)?;
+            Ok(out)
+        })
+        .await
+    }
+}
+
+fn put_process(tx: &Connection, p: &Process) -> StoreResult<()> {
+    let ready = p.state == state::WAITING && !p.isassigned && !p.waitforparents;
+    tx.prepare_cached(
+        "INSERT INTO processes (processid, colonyname, state, executortype, ready, prioritytime, processgraphid,
+             assignedexecutorid, initiatorname, label, starttime, endtime, doc)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+         ON CONFLICT (processid) DO UPDATE SET state = ?3, ready = ?5, prioritytime = ?6,
+             assignedexecutorid = ?8, starttime = ?11, endtime = ?12, doc = ?13",
+    )
+    .map_err(db_err)?
+    .execute(params![
+        p.processid,
+        p.spec.conditions.colonyname,
+        p.state,
+        p.spec.conditions.executortype,
+        ready,
+        p.prioritytime,
+        p.processgraphid,
+        p.assignedexecutorid,
+        p.initiatorname,
+        p.spec.label,
+        p.starttime.nanos(),
+        p.endtime.nanos(),
+        to_doc(p)?,
+    ])
+    .map_err(|e| write_err(e, "process"))?;
+    let mut stmt = tx
+        .prepare_cached("INSERT OR IGNORE INTO attributes (attributeid, processid) VALUES (?1, ?2)")
+        .map_err(db_err)?;
+    for a in &p.attributes {
+        stmt.execute(params![a.attributeid, p.processid])
+            .map_err(db_err)?;
+    }
+    Ok(())
+}
+
+fn put_graph(tx: &Connection, g: &ProcessGraph) -> StoreResult<()> {
+    tx.prepare_cached(
+        "INSERT INTO graphs (processgraphid, colonyname, state, submissiontime, doc) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (processgraphid) DO UPDATE SET state = ?3, doc = ?5",
+    )
+    .map_err(db_err)?
+    .execute(params![g.processgraphid, g.colonyname, g.state, g.submissiontime.nanos(), to_doc(g)?])
+    .map_err(|e| write_err(e, "process graph"))?;
+    Ok(())
+}
+
+fn load_workspace(tx: &Connection, process: Process) -> StoreResult<Workspace> {
+    let id = process.processid.clone();
+    if process.processgraphid.is_empty() {
+        return Ok(Workspace::new(id, None, vec![process]));
+    }
+    let graph: Option<ProcessGraph> = doc(
+        tx,
+        "SELECT doc FROM graphs WHERE processgraphid = ?1",
+        [&process.processgraphid],
+    )?;
+    let members: Vec<Process> = docs(
+        tx,
+        "SELECT doc FROM processes WHERE processgraphid = ?1 ORDER BY seq",
+        [&process.processgraphid],
+    )?;
+    Ok(Workspace::new(id, graph, members))
+}
+
+fn save_workspace(tx: &Connection, ws: &Workspace) -> StoreResult<()> {
+    for id in &ws.dirty {
+        if let Some(p) = ws.processes.get(id) {
+            put_process(tx, p)?;
+        }
+    }
+    if let Some(g) = &ws.graph {
+        put_graph(tx, g)?;
+    }
+    Ok(())
+}
+
+fn delete_processes_where(
+    tx: &Connection,
+    filter: &str,
+    params: impl rusqlite::Params + Clone,
+) -> StoreResult<u64> {
+    tx.execute(
+        &format!("DELETE FROM attributes WHERE processid IN (SELECT processid FROM processes WHERE {filter})"),
+        params.clone(),
+    )
+    .map_err(db_err)?;
+    let n = tx
+        .execute(&format!("DELETE FROM processes WHERE {filter}"), params)
+        .map_err(db_err)?;
+    Ok(n as u64)
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn add_colony(&self, colony: Colony) -> StoreResult<()> {
+        self.tx(move |tx| {
+            tx.execute(
+                "INSERT INTO colonies (name, colonyid, doc) VALUES (?1, ?2, ?3)",
+                params![colony.name, colony.colonyid, to_doc(&colony)?],
+            )
+            .map_err(|e| write_err(e, "colony"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_colony(&self, name: &str) -> StoreResult<Option<Colony>> {
+        let name = name.to_owned();
+        self.run(move |c| doc(c, "SELECT doc FROM colonies WHERE name = ?1", [name]))
+            .await
+    }
+
+    async fn list_colonies(&self) -> StoreResult<Vec<Colony>> {
+        self.run(|c| docs(c, "SELECT doc FROM colonies ORDER BY name", []))
+            .await
+    }
+
+    async fn remove_colony(&self, name: &str) -> StoreResult<bool> {
+        let name = name.to_owned();
+        self.tx(move |tx| {
+            let n = tx
+                .execute("DELETE FROM colonies WHERE name = ?1", [&name])
+                .map_err(db_err)?;
+            for table in ["executors", "users", "functions", "graphs", "logs"] {
+                tx.execute(
+                    &format!("DELETE FROM {table} WHERE colonyname = ?1"),
+                    [&name],
+                )
+                .map_err(db_err)?;
+            }
+            delete_processes_where(tx, "colonyname = ?1", [&name])?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn add_executor(&self, executor: Executor) -> StoreResult<()> {
+        self.tx(move |tx| {
+            tx.execute(
+                "INSERT INTO executors (colonyname, executorname, executorid, doc) VALUES (?1, ?2, ?3, ?4)",
+                params![executor.colonyname, executor.executorname, executor.executorid, to_doc(&executor)?],
+            )
+            .map_err(|e| write_err(e, "executor"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn update_executor(&self, executor: Executor) -> StoreResult<()> {
+        self.tx(move |tx| {
+            let n = tx
+                .execute(
+                    "UPDATE executors SET executorid = ?3, doc = ?4 WHERE colonyname = ?1 AND executorname = ?2",
+                    params![executor.colonyname, executor.executorname, executor.executorid, to_doc(&executor)?],
+                )
+                .map_err(db_err)?;
+            if n == 0 {
+                return Err(StoreError::NotFound(format!("executor {} not found", executor.executorname)));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_executor(&self, colony: &str, name: &str) -> StoreResult<Option<Executor>> {
+        let (colony, name) = (colony.to_owned(), name.to_owned());
+        self.run(move |c| {
+            doc(
+                c,
+                "SELECT doc FROM executors WHERE colonyname = ?1 AND executorname = ?2",
+                [colony, name],
+            )
+        })
+        .await
+    }
+
+    async fn executors_by_id(&self, id: &str) -> StoreResult<Vec<Executor>> {
+        let id = id.to_owned();
+        self.run(move |c| docs(c, "SELECT doc FROM executors WHERE executorid = ?1", [id]))
+            .await
+    }
+
+    async fn list_executors(&self, colony: &str) -> StoreResult<Vec<Executor>> {
+        let colony = colony.to_owned();
+        self.run(move |c| {
+            docs(
+                c,
+                "SELECT doc FROM executors WHERE colonyname = ?1 ORDER BY executorname",
+                [colony],
+            )
+        })
+        .await
+    }
+
+    async fn touch_executor(&self, colony: &str, name: &str, now: Timestamp) -> StoreResult<()> {
+        let (colony, name) = (colony.to_owned(), name.to_owned());
+        self.tx(move |tx| {
+            let found: Option<Executor> = doc(
+                tx,
+                "SELECT doc FROM executors WHERE colonyname = ?1 AND executorname = ?2",
+                [&colony, &name],
+            )?;
+            if let Some(mut e) = found {
+                e.lastheardfromtime = now;
+                tx.execute(
+                    "UPDATE executors SET doc = ?3 WHERE colonyname = ?1 AND executorname = ?2",
+                    params![colony, name, to_doc(&e)?],
+                )
+                .map_err(db_err)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn add_user(&self, user: User) -> StoreResult<()> {
+        self.tx(move |tx| {
+            tx.execute(
+                "INSERT INTO users (colonyname, name, userid, doc) VALUES (?1, ?2, ?3, ?4)",
+                params![user.colonyname, user.name, user.userid, to_doc(&user)?],
+            )
+            .map_err(|e| write_err(e, "user"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_user(&self, colony: &str, userid: &str) -> StoreResult<Option<User>> {
+        let (colony, userid) = (colony.to_owned(), userid.to_owned());
+        self.run(move |c| {
+            doc(
+                c,
+                "SELECT doc FROM users WHERE colonyname = ?1 AND userid = ?2",
+                [colony, userid],
+            )
+        })
+        .await
+    }
+
+    async fn list_users(&self, colony: &str) -> StoreResult<Vec<User>> {
+        let colony = colony.to_owned();
+        self.run(move |c| {
+            docs(
+                c,
+                "SELECT doc FROM users WHERE colonyname = ?1 ORDER BY name",
+                [colony],
+            )
+        })
+        .await
+    }
+
+    async fn remove_user(&self, colony: &str, name: &str) -> StoreResult<bool> {
+        let (colony, name) = (colony.to_owned(), name.to_owned());
+        self.tx(move |tx| {
+            let n = tx
+                .execute(
+                    "DELETE FROM users WHERE colonyname = ?1 AND name = ?2",
+                    [colony, name],
+                )
+                .map_err(db_err)?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn add_function(&self, function: Function) -> StoreResult<()> {
+        self.tx(move |tx| {
+            tx.execute(
+                "INSERT INTO functions (functionid, colonyname, executorname, funcname, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![function.functionid, function.colonyname, function.executorname, function.funcname, to_doc(&function)?],
+            )
+            .map_err(|e| write_err(e, "function"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_functions(
+        &self,
+        colony: &str,
+        executorname: Option<&str>,
+    ) -> StoreResult<Vec<Function>> {
+        let colony = colony.to_owned();
+        let executorname = executorname.map(str::to_owned);
+        self.run(move |c| match executorname {
+            Some(name) => docs(
+                c,
+                "SELECT doc FROM functions WHERE colonyname = ?1 AND executorname = ?2 ORDER BY funcname",
+                [colony, name],
+            ),
+            None => docs(c, "SELECT doc FROM functions WHERE colonyname = ?1 ORDER BY funcname, executorname", [colony]),
+        })
+        .await
+    }
+
+    async fn remove_function(&self, functionid: &str) -> StoreResult<bool> {
+        let id = functionid.to_owned();
+        self.tx(move |tx| {
+            Ok(tx
+                .execute("DELETE FROM functions WHERE functionid = ?1", [id])
+                .map_err(db_err)?
+                > 0)
+        })
+        .await
+    }
+
+    async fn remove_functions_of(&self, colony: &str, executorname: &str) -> StoreResult<()> {
+        let (colony, name) = (colony.to_owned(), executorname.to_owned());
+        self.tx(move |tx| {
+            tx.execute(
+                "DELETE FROM functions WHERE colonyname = ?1 AND executorname = ?2",
+                [colony, name],
+            )
+            .map_err(db_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn record_call(
+        &self,
+        colony: &str,
+        executorname: &str,
+        funcname: &str,
+        wait: f64,
+        exec: f64,
+    ) -> StoreResult<()> {
+        let (colony, name, func) = (
+            colony.to_owned(),
+            executorname.to_owned(),
+            funcname.to_owned(),
+        );
+        self.tx(move |tx| {
+            let found: Vec<Function> = docs(
+                tx,
+                "SELECT doc FROM functions WHERE colonyname = ?1 AND executorname = ?2 AND funcname = ?3",
+                [&colony, &name, &func],
+            )?;
+            for mut f in found {
+                record_call(&mut f, wait, exec);
+                tx.execute("UPDATE functions SET doc = ?2 WHERE functionid = ?1", params![f.functionid, to_doc(&f)?])
+                    .map_err(db_err)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn add_process(&self, process: Process) -> StoreResult<()> {
+        self.tx(move |tx| put_process(tx, &process)).await
+    }
+
+    async fn add_graph(&self, graph: ProcessGraph, processes: Vec<Process>) -> StoreResult<()> {
+        self.tx(move |tx| {
+            put_graph(tx, &graph)?;
+            for p in &processes {
+                put_process(tx, p)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_process(&self, id: &str) -> StoreResult<Option<Process>> {
+        let id = id.to_owned();
+        self.run(move |c| doc(c, "SELECT doc FROM processes WHERE processid = ?1", [id]))
+            .await
+    }
+
+    async fn list_processes(&self, query: &ProcessQuery) -> StoreResult<Vec<Process>> {
+        let q = query.clone();
+        self.run(move |c| {
+            let order = match q.state {
+                state::WAITING => "prioritytime ASC, seq ASC",
+                state::RUNNING => "starttime ASC, seq ASC",
+                _ => "endtime DESC, seq DESC",
+            };
+            let (filter, value) = if let Some(t) = q.executortype {
+                ("AND executortype = ?3", t)
+            } else if let Some(i) = q.initiator {
+                ("AND initiatorname = ?3", i)
+            } else if let Some(l) = q.label {
+                ("AND label = ?3", l)
+            } else {
+                ("AND ?3 = ''", String::new())
+            };
+            let sql = format!(
+                "SELECT doc FROM processes WHERE colonyname = ?1 AND state = ?2 {filter} ORDER BY {order} LIMIT ?4"
+            );
+            docs(c, &sql, params![q.colony, q.state, value, q.count as i64])
+        })
+        .await
+    }
+
+    async fn running_on(&self, executorid: &str) -> StoreResult<Vec<String>> {
+        let id = executorid.to_owned();
+        self.run(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT processid FROM processes WHERE assignedexecutorid = ?1 AND state = ?2",
+                )
+                .map_err(db_err)?;
+            let rows = stmt
+                .query_map(params![id, state::RUNNING], |r| r.get(0))
+                .map_err(db_err)?;
+            rows.collect::<Result<Vec<String>, _>>().map_err(db_err)
+        })
+        .await
+    }
+
+    async fn remove_process(&self, id: &str) -> StoreResult<bool> {
+        let id = id.to_owned();
+        self.tx(move |tx| {
+            Ok(delete_processes_where(tx, "processid = ?1 AND processgraphid = ''", [id])? > 0)
+        })
+        .await
+    }
+
+    async fn remove_processes(&self, colony: &str, state: Option<i32>) -> StoreResult<u64> {
+        let colony = colony.to_owned();
+        self.tx(move |tx| match state {
+            Some(s) => delete_processes_where(
+                tx,
+                "colonyname = ?1 AND processgraphid = '' AND state = ?2",
+                params![colony, s],
+            ),
+            None => delete_processes_where(
+                tx,
+                "colonyname = ?1 AND processgraphid = ''",
+                params![colony],
+            ),
+        })
+        .await
+    }
+
+    async fn assign(
+        &self,
+        executor: &Executor,
+        limits: Limits,
+        now: Timestamp,
+    ) -> StoreResult<Option<Workspace>> {
+        let executor = executor.clone();
+        self.tx(move |tx| {
+            // Scan the head of the queue for the first process this executor
+            // may take; the finer conditions (names, resources, location) are
+            // checked by the core rules.
+            const BATCH: i64 = 64;
+            let mut offset = 0;
+            loop {
+                let candidates: Vec<Process> = docs(
+                    tx,
+                    "SELECT doc FROM processes WHERE colonyname = ?1 AND executortype = ?2 AND ready = 1
+                     ORDER BY prioritytime, seq LIMIT ?3 OFFSET ?4",
+                    params![executor.colonyname, executor.executortype, BATCH, offset],
+                )?;
+                let n = candidates.len() as i64;
+                if let Some(p) = candidates.into_iter().find(|p| matches(p, &executor, limits)) {
+                    let mut ws = load_workspace(tx, p)?;
+                    ws.assign(&executor, now);
+                    save_workspace(tx, &ws)?;
+                    return Ok(Some(ws));
+                }
+                if n < BATCH {
+                    return Ok(None);
+                }
+                offset += BATCH;
+            }
+        })
+        .await
+    }
+
+    async fn edit(&self, id: &str, edit: Edit) -> StoreResult<Workspace> {
+        let id = id.to_owned();
+        self.tx(move |tx| {
+            let p: Process = doc(tx, "SELECT doc FROM processes WHERE processid = ?1", [&id])?
+                .ok_or_else(|| StoreError::NotFound(format!("process {id} not found")))?;
+            let mut ws = load_workspace(tx, p)?;
+            edit(&mut ws)?;
+            save_workspace(tx, &ws)?;
+            Ok(ws)
+        })
+        .await
+    }
+
+    async fn stats(&self, colony: &str) -> StoreResult<Statistics> {
+        let colony = colony.to_owned();
+        self.run(move |c| {
+            let count_by_state = |sql: &str| -> StoreResult<[i64; 4]> {
+                let mut out = [0; 4];
+                let mut stmt = c.prepare_cached(sql).map_err(db_err)?;
+                let rows = stmt
+                    .query_map([&colony], |r| {
+                        Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+                    })
+                    .map_err(db_err)?;
+                for row in rows {
+                    let (s, n) = row.map_err(db_err)?;
+                    if let Some(slot) = out.get_mut(s as usize) {
+                        *slot = n;
+                    }
+                }
+                Ok(out)
+            };
+            let p = count_by_state(
+                "SELECT state, COUNT(*) FROM processes WHERE colonyname = ?1 GROUP BY state",
+            )?;
+            let g = count_by_state(
+                "SELECT state, COUNT(*) FROM graphs WHERE colonyname = ?1 GROUP BY state",
+            )?;
+            let executors: Vec<Executor> = docs(
+                c,
+                "SELECT doc FROM executors WHERE colonyname = ?1",
+                [&colony],
+            )?;
+            let count = |s: i32| executors.iter().filter(|e| e.state == s).count() as i64;
+            Ok(Statistics {
+                colonies: 1,
+                executors: executors.len() as i64,
+                activeexecutors: count(petri_api::model::executor_state::APPROVED),
+                unregisteredexecutors: count(petri_api::model::executor_state::UNREGISTERED),
+                waitingprocesses: p[0],
+                runningprocesses: p[1],
+                successfulprocesses: p[2],
+                failedprocesses: p[3],
+                waitingworkflows: g[0],
+                runningworkflows: g[1],
+                successfulworkflows: g[2],
+                failedworkflows: g[3],
+            })
+        })
+        .await
+    }
+
+    async fn get_graph(&self, id: &str) -> StoreResult<Option<(ProcessGraph, Vec<Process>)>> {
+        let id = id.to_owned();
+        self.run(move |c| {
+            let Some(g) =
+                doc::<ProcessGraph>(c, "SELECT doc FROM graphs WHERE processgraphid = ?1", [&id])?
+            else {
+                return Ok(None);
+            };
+            let ps = docs(
+                c,
+                "SELECT doc FROM processes WHERE processgraphid = ?1 ORDER BY seq",
+                [&id],
+            )?;
+            Ok(Some((g, ps)))
+        })
+        .await
+    }
+
+    async fn list_graphs(
+        &self,
+        colony: &str,
+        state: i32,
+        count: usize,
+    ) -> StoreResult<Vec<ProcessGraph>> {
+        let colony = colony.to_owned();
+        self.run(move |c| {
+            docs(
+                c,
+                "SELECT doc FROM graphs WHERE colonyname = ?1 AND state = ?2 ORDER BY submissiontime DESC LIMIT ?3",
+                params![colony, state, count as i64],
+            )
+        })
+        .await
+    }
+
+    async fn remove_graph(&self, id: &str) -> StoreResult<bool> {
+        let id = id.to_owned();
+        self.tx(move |tx| {
+            let n = tx
+                .execute("DELETE FROM graphs WHERE processgraphid = ?1", [&id])
+                .map_err(db_err)?;
+            delete_processes_where(tx, "processgraphid = ?1", [&id])?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn remove_graphs(&self, colony: &str, state: Option<i32>) -> StoreResult<u64> {
+        let colony = colony.to_owned();
+        self.tx(move |tx| {
+            let filter = match state {
+                Some(_) => "colonyname = ?1 AND state = ?2",
+                None => "colonyname = ?1 AND ?2 IS NULL",
+            };
+            let ids: Vec<String> = {
+                let mut stmt = tx
+                    .prepare(&format!("SELECT processgraphid FROM graphs WHERE {filter}"))
+                    .map_err(db_err)?;
+                let rows = stmt
+                    .query_map(params![colony, state], |r| r.get(0))
+                    .map_err(db_err)?;
+                rows.collect::<Result<_, _>>().map_err(db_err)?
+            };
+            for id in &ids {
+                tx.execute("DELETE FROM graphs WHERE processgraphid = ?1", [id])
+                    .map_err(db_err)?;
+                delete_processes_where(tx, "processgraphid = ?1", [id])?;
+            }
+            Ok(ids.len() as u64)
+        })
+        .await
+    }
+
+    async fn get_attribute(&self, id: &str) -> StoreResult<Option<Attribute>> {
+        let id = id.to_owned();
+        self.run(move |c| {
+            let p: Option<Process> = doc(
+                c,
+                "SELECT p.doc FROM attributes a JOIN processes p ON p.processid = a.processid WHERE a.attributeid = ?1",
+                [&id],
+            )?;
+            Ok(p.and_then(|p| p.attributes.into_iter().find(|a| a.attributeid == id)))
+        })
+        .await
+    }
+
+    async fn add_log(&self, log: Log) -> StoreResult<()> {
+        self.tx(move |tx| {
+            tx.prepare_cached(
+                "INSERT INTO logs (processid, colonyname, executorname, timestamp, message) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .map_err(db_err)?
+            .execute(params![log.processid, log.colonyname, log.executorname, log.timestamp, log.message])
+            .map_err(db_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_logs(&self, query: &LogQuery) -> StoreResult<Vec<Log>> {
+        let q = query.clone();
+        self.run(move |c| {
+            let (filter, key) = match (&q.executorname, &q.processid) {
+                (Some(e), _) => ("executorname = ?1", e.clone()),
+                (None, Some(p)) => ("processid = ?1", p.clone()),
+                (None, None) => ("colonyname = ?1", q.colony.clone()),
+            };
+            let order = if q.latest { "DESC" } else { "ASC" };
+            let sql = format!(
+                "SELECT processid, colonyname, executorname, message, timestamp FROM logs
+                 WHERE {filter} AND timestamp > ?2 ORDER BY timestamp {order}, id {order} LIMIT ?3"
+            );
+            let mut stmt = c.prepare_cached(&sql).map_err(db_err)?;
+            let rows = stmt
+                .query_map(params![key, q.since.max(0), q.count as i64], |r| {
+                    Ok(Log {
+                        processid: r.get(0)?,
+                        colonyname: r.get(1)?,
+                        executorname: r.get(2)?,
+                        message: r.get(3)?,
+                        timestamp: r.get(4)?,
+                    })
+                })
+                .map_err(db_err)?;
+            rows.collect::<Result<_, _>>().map_err(db_err)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_are_valid() {
+        migrations().validate().unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn conformance() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("petri.db")).unwrap();
+        petri_store::conformance::run_all(Arc::new(store)).await;
+    }
+
+    #[tokio::test]
+    async fn survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("petri.db");
+        {
+            let store = SqliteStore::open(&path).unwrap();
+            store
+                .add_colony(Colony {
+                    colonyid: "c".repeat(64),
+                    name: "durable".into(),
+                })
+                .await
+                .unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        assert!(store.get_colony("durable").await.unwrap().is_some());
+    }
+}
