@@ -158,8 +158,10 @@ mod tests {
 
     #[test]
     fn priority_is_worth_a_day() {
-        let mut spec = FunctionSpec::default();
-        spec.priority = 2;
+        let spec = FunctionSpec {
+            priority: 2,
+            ..FunctionSpec::default()
+        };
         let now = Timestamp::from_nanos(1_000 * PRIORITY_UNIT_NANOS);
         let p = new_process(spec, &Initiator::default(), now);
         assert_eq!(p.prioritytime, 998 * PRIORITY_UNIT_NANOS);

@@ -432,6 +432,12 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn get_function(&self, functionid: &str) -> StoreResult<Option<Function>> {
+        let id = functionid.to_owned();
+        self.run(move |c| doc(c, "SELECT doc FROM functions WHERE functionid = ?1", [id]))
+            .await
+    }
+
     async fn remove_function(&self, functionid: &str) -> StoreResult<bool> {
         let id = functionid.to_owned();
         self.tx(move |tx| {

@@ -118,6 +118,8 @@ pub trait Store: Send + Sync + 'static {
         colony: &str,
         executorname: Option<&str>,
     ) -> StoreResult<Vec<Function>>;
+    /// A function by id.
+    async fn get_function(&self, functionid: &str) -> StoreResult<Option<Function>>;
     /// Removes a function by id; false if there was none.
     async fn remove_function(&self, functionid: &str) -> StoreResult<bool>;
     /// Removes every function of an executor.

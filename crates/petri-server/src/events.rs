@@ -1,0 +1,55 @@
+//! In-memory wake-up signals: a process became ready to assign, or a process
+//! changed state. They carry no state of their own; listeners re-read the store.
+
+use tokio::sync::{Notify, broadcast};
+
+/// A process reached a state.
+#[derive(Debug, Clone)]
+pub struct ProcessEvent {
+    /// The process.
+    pub processid: String,
+    /// Its new state.
+    pub state: i32,
+}
+
+/// Signals shared by the request handlers of one server.
+pub struct Events {
+    /// Woken (all waiters) whenever some process may have become assignable.
+    pub(crate) ready: Notify,
+    pub(crate) changes: broadcast::Sender<ProcessEvent>,
+}
+
+impl Default for Events {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Events {
+    /// Fresh signals.
+    pub fn new() -> Self {
+        Self {
+            ready: Notify::new(),
+            changes: broadcast::channel(4096).0,
+        }
+    }
+
+    /// Wakes every long-polling executor so it re-checks the queue.
+    pub fn wake_assigners(&self) {
+        self.ready.notify_waiters();
+    }
+
+    /// Announces that `processid` reached `state`.
+    pub fn process_changed(&self, processid: &str, state: i32) {
+        // No receivers is normal: nobody is subscribed.
+        let _ = self.changes.send(ProcessEvent {
+            processid: processid.to_owned(),
+            state,
+        });
+    }
+
+    /// Subscribes to process state changes.
+    pub fn subscribe(&self) -> broadcast::Receiver<ProcessEvent> {
+        self.changes.subscribe()
+    }
+}

@@ -1,0 +1,107 @@
+//! petri's broker: `POST /api` takes signed Colonies RPC envelopes, `/pubsub`
+//! pushes process state changes over a websocket, and `/health` answers
+//! liveness probes.
+//!
+//! Every request's signer is recovered from its signature and checked against
+//! the role the message needs (server owner, colony owner, colony member,
+//! assigned executor) before anything is read or changed. State lives in a
+//! [`Store`]; the server itself only keeps wake-up signals in memory, so it can
+//! be restarted at any time without losing work.
+
+mod auth;
+mod error;
+mod events;
+mod handlers;
+mod pubsub;
+mod rpc;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use petri_store::Store;
+use tokio::net::TcpListener;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::TraceLayer;
+
+pub use error::RpcFailure;
+pub use events::Events;
+
+/// How a server behaves.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The server owner's id (SHA3-256 of the server public key's hex).
+    pub server_id: String,
+    /// Let an executor name be registered again in a colony, replacing the old record.
+    pub allow_executor_reregister: bool,
+    /// Largest accepted request body in bytes.
+    pub max_body_bytes: usize,
+    /// Longest long-poll an `assignprocessmsg` may ask for.
+    pub max_assign_timeout: Duration,
+}
+
+impl Config {
+    /// Defaults for a server owned by `server_id`.
+    pub fn new(server_id: impl Into<String>) -> Self {
+        Self {
+            server_id: server_id.into(),
+            allow_executor_reregister: false,
+            max_body_bytes: 16 * 1024 * 1024,
+            max_assign_timeout: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// Shared state of a running server.
+#[derive(Clone)]
+pub struct AppState {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) config: Arc<Config>,
+    pub(crate) events: Arc<Events>,
+}
+
+impl AppState {
+    /// State over `store`.
+    pub fn new(store: Arc<dyn Store>, config: Config) -> Self {
+        Self {
+            store,
+            config: Arc::new(config),
+            events: Arc::new(Events::new()),
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+}
+
+/// The HTTP routes of the broker.
+pub fn router(state: AppState) -> Router {
+    let limit = state.config.max_body_bytes;
+    Router::new()
+        .route("/api", post(rpc::handle_http))
+        .route("/pubsub", get(pubsub::handle_upgrade))
+        .route("/health", get(|| async { "" }))
+        .layer(DefaultBodyLimit::disable())
+        .layer(RequestBodyLimitLayer::new(limit))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Serves the broker on `listener` until `shutdown` resolves, then finishes
+/// in-flight requests and returns.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let addr: Option<SocketAddr> = listener.local_addr().ok();
+    tracing::info!(addr = ?addr, "broker listening");
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
