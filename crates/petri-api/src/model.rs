@@ -108,6 +108,8 @@ lenient!(
     /// What to compute: a function name, its arguments and where it may run.
     FunctionSpec {
         nodename: String,
+        // Older Colonies documents (and seed 001's echo spec) call it `func`.
+        #[serde(alias = "func")]
         funcname: String,
         args: Vec<Value>,
         kwargs: Map<String, Value>,

@@ -1,0 +1,97 @@
+//! `petri`: run a development broker or a production server, and work with
+//! colonies, executors, functions, workflows, processes and logs from the
+//! shell. Client commands read the `COLONIES_*` variables pycolonies uses.
+
+/// Prints a line to stdout; a closed pipe (`petri ... | head`) ends the program quietly.
+macro_rules! outln {
+    ($($arg:tt)*) => { $crate::output::say(&format!($($arg)*)) };
+}
+
+mod client_cmds;
+mod dev;
+mod output;
+mod serve;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "petri",
+    version,
+    about = "A meta-orchestrator for privacy-preserving computation across sites"
+)]
+struct Cli {
+    /// Print machine-readable JSON instead of tables.
+    #[arg(long, global = true, env = "PETRI_JSON")]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start a development broker with the well-known dev colony and keys.
+    Dev(dev::DevArgs),
+    /// Run or query a server.
+    #[command(subcommand)]
+    Server(serve::ServerCmd),
+    /// Colonies (server owner).
+    #[command(subcommand)]
+    Colony(client_cmds::ColonyCmd),
+    /// Executors of the colony.
+    #[command(subcommand)]
+    Executor(client_cmds::ExecutorCmd),
+    /// Functions: submit a function spec, list registered functions.
+    #[command(subcommand)]
+    Function(client_cmds::FunctionCmd),
+    /// Workflows (process graphs).
+    #[command(subcommand)]
+    Workflow(client_cmds::WorkflowCmd),
+    /// Processes.
+    #[command(subcommand)]
+    Process(client_cmds::ProcessCmd),
+    /// Process logs.
+    #[command(subcommand)]
+    Log(client_cmds::LogCmd),
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PETRI_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    let out = output::Output { json: cli.json };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Dev(args) => {
+                init_tracing();
+                dev::run(args).await
+            }
+            Command::Server(cmd) => serve::run(cmd, &out).await,
+            Command::Colony(cmd) => client_cmds::colony(cmd, &out).await,
+            Command::Executor(cmd) => client_cmds::executor(cmd, &out).await,
+            Command::Function(cmd) => client_cmds::function(cmd, &out).await,
+            Command::Workflow(cmd) => client_cmds::workflow(cmd, &out).await,
+            Command::Process(cmd) => client_cmds::process(cmd, &out).await,
+            Command::Log(cmd) => client_cmds::log(cmd, &out).await,
+        }
+    });
+    if let Err(e) = result {
+        // One line with the whole chain of reasons.
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
