@@ -231,6 +231,36 @@ impl Workspace {
         self.resolve(now);
     }
 
+    /// Applies the target's time limits at `now`. A waiting process past its
+    /// wait deadline fails. A running process past its execution deadline
+    /// returns to the queue with one more retry, or fails once it has used
+    /// `maxretries` retries (−1: retry without end). Returns whether anything changed.
+    pub fn enforce_deadlines(&mut self, now: Timestamp) -> bool {
+        let p = self.process();
+        let passed = |deadline: Timestamp| deadline.nanos().is_some_and(|d| Some(d) < now.nanos());
+        match p.state {
+            state::WAITING if passed(p.waitdeadline) => {
+                let id = self.target.clone();
+                self.fail(&id, vec!["Maximum waiting time limit exceeded".into()], now);
+                true
+            }
+            state::RUNNING if passed(p.execdeadline) => {
+                if p.spec.maxretries >= 0 && p.retries >= p.spec.maxretries {
+                    let id = self.target.clone();
+                    self.fail(
+                        &id,
+                        vec!["Maximum execution time limit exceeded".into()],
+                        now,
+                    );
+                } else {
+                    self.unassign(now, true);
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Replaces the target's output while it runs.
     pub fn set_output(&mut self, caller: &str, out: Vec<Value>) -> Result<(), CoreError> {
         self.check_assignee(caller, "set output")?;

@@ -9,6 +9,7 @@
 //! be restarted at any time without losing work.
 
 mod auth;
+mod background;
 mod error;
 mod events;
 mod handlers;

@@ -84,7 +84,10 @@ fn doc<T: DeserializeOwned>(
 }
 
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(include_str!("../migrations/0001_init.sql"))])
+    Migrations::new(vec![
+        M::up(include_str!("../migrations/0001_init.sql")),
+        M::up(include_str!("../migrations/0002_deadlines.sql")),
+    ])
 }
 
 impl SqliteStore {
@@ -138,12 +141,17 @@ impl SqliteStore {
 
 fn put_process(tx: &Connection, p: &Process) -> StoreResult<()> {
     let ready = p.state == state::WAITING && !p.isassigned && !p.waitforparents;
+    let deadline = match p.state {
+        state::WAITING => p.waitdeadline.nanos(),
+        state::RUNNING => p.execdeadline.nanos(),
+        _ => None,
+    };
     tx.prepare_cached(
         "INSERT INTO processes (processid, colonyname, state, executortype, ready, prioritytime, processgraphid,
-             assignedexecutorid, initiatorname, label, starttime, endtime, doc)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+             assignedexecutorid, initiatorname, label, starttime, endtime, doc, deadline)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
          ON CONFLICT (processid) DO UPDATE SET state = ?3, ready = ?5, prioritytime = ?6,
-             assignedexecutorid = ?8, starttime = ?11, endtime = ?12, doc = ?13",
+             assignedexecutorid = ?8, starttime = ?11, endtime = ?12, doc = ?13, deadline = ?14",
     )
     .map_err(db_err)?
     .execute(params![
@@ -160,6 +168,7 @@ fn put_process(tx: &Connection, p: &Process) -> StoreResult<()> {
         p.starttime.nanos(),
         p.endtime.nanos(),
         to_doc(p)?,
+        deadline,
     ])
     .map_err(|e| write_err(e, "process"))?;
     let mut stmt = tx
@@ -623,6 +632,18 @@ impl Store for SqliteStore {
             edit(&mut ws)?;
             save_workspace(tx, &ws)?;
             Ok(ws)
+        })
+        .await
+    }
+
+    async fn expired(&self, now: Timestamp, limit: usize) -> StoreResult<Vec<String>> {
+        let now = now.nanos().unwrap_or(0);
+        self.run(move |c| {
+            let mut stmt = c
+                .prepare_cached("SELECT processid FROM processes WHERE deadline < ?1 ORDER BY deadline LIMIT ?2")
+                .map_err(db_err)?;
+            let rows = stmt.query_map(params![now, limit as i64], |r| r.get(0)).map_err(db_err)?;
+            rows.collect::<Result<Vec<String>, _>>().map_err(db_err)
         })
         .await
     }

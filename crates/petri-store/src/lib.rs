@@ -159,6 +159,9 @@ pub trait Store: Send + Sync + 'static {
     /// Loads the workspace around process `id`, applies `edit`, and writes the
     /// result back atomically. `NotFound` if the process does not exist.
     async fn edit(&self, id: &str, edit: Edit) -> StoreResult<Workspace>;
+    /// Up to `limit` processes whose deadline in their current state (wait
+    /// deadline while waiting, execution deadline while running) is before `now`.
+    async fn expired(&self, now: Timestamp, limit: usize) -> StoreResult<Vec<String>>;
     /// Counts for one colony.
     async fn stats(&self, colony: &str) -> StoreResult<Statistics>;
 

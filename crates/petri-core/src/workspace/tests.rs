@@ -218,3 +218,37 @@ fn unassign_requeues_and_counts() {
         (state::WAITING, false, 1)
     );
 }
+
+#[test]
+fn exec_deadline_requeues_then_fails() {
+    let mut spec = node("a", &[]);
+    spec.maxexectime = 1;
+    spec.maxretries = 1;
+    let mut wf = Wf::new(vec![spec]);
+    let t0 = Timestamp::now();
+    wf.at("a").assign(&executor(), t0);
+    assert!(!wf.at("a").enforce_deadlines(t0), "not yet expired");
+    let later = t0.plus_secs(2);
+    assert!(wf.at("a").enforce_deadlines(later));
+    assert_eq!(
+        (wf.get("a").state, wf.get("a").retries),
+        (state::WAITING, 1)
+    );
+    wf.at("a").assign(&executor(), later);
+    assert!(wf.at("a").enforce_deadlines(later.plus_secs(2)));
+    assert_eq!(wf.get("a").state, state::FAILED);
+    assert_eq!(
+        wf.get("a").errors,
+        vec!["Maximum execution time limit exceeded".to_string()]
+    );
+}
+
+#[test]
+fn wait_deadline_fails_waiting_process() {
+    let mut spec = node("a", &[]);
+    spec.maxwaittime = 1;
+    let mut wf = Wf::new(vec![spec]);
+    let later = wf.get("a").submissiontime.plus_secs(2);
+    assert!(wf.at("a").enforce_deadlines(later));
+    assert_eq!(wf.get("a").state, state::FAILED);
+}

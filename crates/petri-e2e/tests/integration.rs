@@ -1,0 +1,28 @@
+//! The broker end to end: one real server per test, over SQLite, driven by the
+//! SDK (and raw HTTP where the wire format is what is tested).
+//!
+//! This is the crate's only test binary; the modules live in `integration/`.
+//! (As the crate root of a test target, this file resolves modules relative to
+//! `tests/`, hence the `path` attributes; files placed directly in `tests/`
+//! would each become a test binary of their own.)
+
+#[path = "integration/concurrency.rs"]
+mod concurrency;
+#[path = "integration/lifecycle.rs"]
+mod lifecycle;
+#[path = "integration/longpoll.rs"]
+mod longpoll;
+#[path = "integration/pubsub.rs"]
+mod pubsub;
+#[path = "integration/restart.rs"]
+mod restart;
+#[path = "integration/roles.rs"]
+mod roles;
+#[path = "integration/scheduling.rs"]
+mod scheduling;
+#[path = "integration/wire.rs"]
+mod wire;
+#[path = "integration/workflows.rs"]
+mod workflows;
+#[path = "integration/zz_probe.rs"]
+mod zz_probe;

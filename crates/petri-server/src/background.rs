@@ -1,0 +1,53 @@
+//! Duties that run without a request: enforcing processes' time limits.
+
+use std::time::Duration;
+
+use petri_api::Timestamp;
+
+use crate::AppState;
+
+/// How often time limits are checked.
+const PERIOD: Duration = Duration::from_secs(1);
+/// Most processes handled per check.
+const BATCH: usize = 1000;
+
+/// Runs the duties until the task is aborted.
+pub(crate) async fn run(state: AppState) {
+    let mut ticker = tokio::time::interval(PERIOD);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        if let Err(e) = enforce_deadlines(&state).await {
+            tracing::warn!(error = %e, "deadline check failed");
+        }
+    }
+}
+
+async fn enforce_deadlines(state: &AppState) -> Result<(), petri_store::StoreError> {
+    let now = Timestamp::now();
+    for id in state.store.expired(now, BATCH).await? {
+        let ws = state
+            .store
+            .edit(
+                &id,
+                Box::new(move |ws| {
+                    ws.enforce_deadlines(now);
+                    Ok(())
+                }),
+            )
+            .await;
+        match ws {
+            Ok(ws) => {
+                if !ws.dirty.is_empty() {
+                    let p = ws.process();
+                    tracing::info!(process = %id, state = p.state, retries = p.retries, "time limit reached");
+                }
+                state.publish(&ws);
+            }
+            // Removed meanwhile: nothing to enforce.
+            Err(petri_store::StoreError::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
