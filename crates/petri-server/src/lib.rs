@@ -102,7 +102,10 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let addr: Option<SocketAddr> = listener.local_addr().ok();
     tracing::info!(addr = ?addr, "broker listening");
-    axum::serve(listener, router(state))
+    let duties = tokio::spawn(background::run(state.clone()));
+    let result = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    duties.abort();
+    result
 }
