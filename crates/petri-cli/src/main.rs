@@ -7,6 +7,7 @@ macro_rules! outln {
     ($($arg:tt)*) => { $crate::output::say(&format!($($arg)*)) };
 }
 
+mod bench;
 mod client_cmds;
 mod dev;
 mod output;
@@ -50,6 +51,8 @@ enum Command {
     /// Processes.
     #[command(subcommand)]
     Process(client_cmds::ProcessCmd),
+    /// Measure a server: sequential submit → assign → close rounds.
+    Bench(bench::BenchArgs),
     /// Process logs.
     #[command(subcommand)]
     Log(client_cmds::LogCmd),
@@ -87,6 +90,7 @@ fn main() {
             Command::Workflow(cmd) => client_cmds::workflow(cmd, &out).await,
             Command::Process(cmd) => client_cmds::process(cmd, &out).await,
             Command::Log(cmd) => client_cmds::log(cmd, &out).await,
+            Command::Bench(args) => bench::run(args, &out).await,
         }
     });
     if let Err(e) = result {
