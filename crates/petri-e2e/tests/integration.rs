@@ -14,15 +14,17 @@ mod lifecycle;
 mod longpoll;
 #[path = "integration/pubsub.rs"]
 mod pubsub;
+#[path = "integration/removal.rs"]
+mod removal;
 #[path = "integration/restart.rs"]
 mod restart;
 #[path = "integration/roles.rs"]
 mod roles;
 #[path = "integration/scheduling.rs"]
 mod scheduling;
+#[path = "integration/shutdown.rs"]
+mod shutdown;
 #[path = "integration/wire.rs"]
 mod wire;
 #[path = "integration/workflows.rs"]
 mod workflows;
-#[path = "integration/zz_probe.rs"]
-mod zz_probe;

@@ -140,3 +140,93 @@ async fn concurrent_long_polls_share_new_work() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_workflows_pass_the_right_inputs() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use petri_e2e::{node, workflow};
+
+    const GRAPHS: usize = 30;
+    within(60, async {
+        let server = TestServer::start().await;
+        let client = server.client();
+        let colony = server.colony().await;
+        let c = colony.name.as_str();
+        let mut graphs = Vec::new();
+        for _ in 0..GRAPHS {
+            let g = client
+                .submit_workflow(
+                    workflow(
+                        c,
+                        vec![
+                            node(c, "a", &[]),
+                            node(c, "b", &["a"]),
+                            node(c, "c", &["a"]),
+                            node(c, "d", &["b", "c"]),
+                        ],
+                    ),
+                    &colony.executor.key,
+                )
+                .await
+                .unwrap();
+            graphs.push(g);
+        }
+        let total = GRAPHS * 4;
+        let closed = Arc::new(AtomicUsize::new(0));
+        let mut executors = Vec::new();
+        for _ in 0..8 {
+            executors.push(server.executor(&colony, WORKER, true).await);
+        }
+        let workers: Vec<_> = executors
+            .into_iter()
+            .map(|e| {
+                let client = client.clone();
+                let colony = colony.name.clone();
+                let closed = closed.clone();
+                tokio::spawn(async move {
+                    while closed.load(Ordering::SeqCst) < total {
+                        let Some(p) = client.assign(&colony, 1, &e.key).await.unwrap() else {
+                            continue;
+                        };
+                        // Each process outputs its own id, so inputs show where they came from.
+                        client
+                            .close(&p.processid, vec![json!(p.processid)], &e.key)
+                            .await
+                            .unwrap();
+                        closed.fetch_add(1, Ordering::SeqCst);
+                    }
+                })
+            })
+            .collect();
+        for w in workers {
+            w.await.unwrap();
+        }
+        assert_eq!(closed.load(Ordering::SeqCst), total, "no process ran twice");
+
+        let key = &colony.executor.key;
+        for g in graphs {
+            let graph = client.get_graph(&g.processgraphid, key).await.unwrap();
+            assert_eq!(graph.state, state::SUCCESS);
+            let ids = &g.processids;
+            let get = |i: usize| client.get_process(&ids[i], key);
+            let (a, b, cc, d) = (
+                get(0).await.unwrap(),
+                get(1).await.unwrap(),
+                get(2).await.unwrap(),
+                get(3).await.unwrap(),
+            );
+            assert!(
+                a.input.clone().unwrap_or_default().is_empty(),
+                "a root has no input"
+            );
+            for mid in [&b, &cc] {
+                assert_eq!(mid.input, Some(vec![json!(a.processid)]));
+            }
+            assert_eq!(d.input, Some(vec![json!(b.processid), json!(cc.processid)]));
+            assert!([&a, &b, &cc, &d].iter().all(|p| p.state == state::SUCCESS));
+        }
+    })
+    .await;
+}

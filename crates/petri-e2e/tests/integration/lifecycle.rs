@@ -277,3 +277,75 @@ async fn function_counter_grows_with_each_successful_close() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_requests_are_refused() {
+    within(30, async {
+        let server = TestServer::start().await;
+        let client = server.client();
+        let colony = server.colony().await;
+        let key = &colony.executor.key;
+
+        for priority in [50_001, -50_001] {
+            let mut s = spec(&colony.name, WORKER, "f");
+            s.priority = priority;
+            let msg = petri_e2e::refused(client.submit(s, key).await, 400);
+            assert!(msg.contains("priority outside range"), "{msg}");
+        }
+        let mut s = spec(&colony.name, WORKER, "f");
+        s.conditions.mem = "1".into();
+        petri_e2e::refused(client.submit(s, key).await, 400);
+        let mut s = spec(&colony.name, WORKER, "f");
+        s.conditions.cpu = "2 cores".into();
+        petri_e2e::refused(client.submit(s, key).await, 400);
+        petri_e2e::refused(client.get_processes(&colony.name, 0, 101, key).await, 400);
+        petri_e2e::refused(client.get_processes(&colony.name, -1, 10, key).await, 400);
+        assert!(
+            client
+                .get_processes(&colony.name, state::WAITING, 100, key)
+                .await
+                .unwrap()
+                .is_empty(),
+            "refused submissions store nothing"
+        );
+
+        let unknown = petri_crypto::random_id();
+        petri_e2e::refused(client.get_process(&unknown, key).await, 404);
+        petri_e2e::refused(client.close(&unknown, vec![], key).await, 404);
+
+        // A closed process takes no more output, attributes or logs.
+        let p = client
+            .submit(spec(&colony.name, WORKER, "f"), key)
+            .await
+            .unwrap();
+        client.assign(&colony.name, 5, key).await.unwrap().unwrap();
+        client
+            .close(&p.processid, vec![json!(1)], key)
+            .await
+            .unwrap();
+        petri_e2e::refused(
+            client.set_output(&p.processid, vec![json!(2)], key).await,
+            403,
+        );
+        petri_e2e::refused(
+            client
+                .add_attribute(
+                    Attribute {
+                        targetid: p.processid.clone(),
+                        key: "late".into(),
+                        value: "x".into(),
+                        attributetype: attribute_type::OUT,
+                        ..Attribute::default()
+                    },
+                    key,
+                )
+                .await,
+            403,
+        );
+        petri_e2e::refused(client.add_log(&p.processid, "late", key).await, 403);
+        let done = client.get_process(&p.processid, key).await.unwrap();
+        assert_eq!(done.output, vec![json!(1)]);
+        assert!(done.attributes.iter().all(|a| a.key != "late"));
+    })
+    .await;
+}

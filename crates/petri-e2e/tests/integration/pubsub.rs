@@ -215,3 +215,20 @@ async fn many_waiters_on_one_process_are_all_answered() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wait_needs_membership() {
+    within(30, async {
+        let server = TestServer::start().await;
+        let client = server.client();
+        let colony = server.colony().await;
+        let p = client
+            .submit(spec(&colony.name, WORKER, "f"), &colony.executor.key)
+            .await
+            .unwrap();
+        let stranger = petri_crypto::PrivateKey::generate();
+        let msg = petri_e2e::refused(client.wait(&p, state::SUCCESS, 5, &stranger).await, 403);
+        assert!(msg.contains("Access denied"), "{msg}");
+    })
+    .await;
+}
