@@ -139,8 +139,7 @@ mod tests {
 
     #[test]
     fn rejects_msgtype_mismatch() {
-        let env =
-            Envelope::unsigned("getcolonymsg", &serde_json::json!({"msgtype": "other"})).unwrap();
+        let env = Envelope::unsigned("getcolonymsg", &serde_json::json!({"msgtype": "other"})).unwrap();
         assert!(matches!(
             env.decode::<crate::msg::ColonyName>(),
             Err(ApiError::MsgTypeMismatch)

@@ -38,10 +38,7 @@ impl Timestamp {
 
     /// This time plus `secs` seconds (unset stays unset).
     pub fn plus_secs(self, secs: i64) -> Self {
-        Self(
-            self.0
-                .map(|n| n.saturating_add(secs.saturating_mul(1_000_000_000))),
-        )
+        Self(self.0.map(|n| n.saturating_add(secs.saturating_mul(1_000_000_000))))
     }
 
     /// Seconds from `earlier` to `self`, or 0 when either is unset.
@@ -107,9 +104,7 @@ impl<'de> Deserialize<'de> for Timestamp {
             None | Some("") => Ok(Self::UNSET),
             Some(text) => {
                 let t = DateTime::parse_from_rfc3339(text).map_err(serde::de::Error::custom)?;
-                if t.timestamp() <= DateTime::<Utc>::MIN_UTC.timestamp()
-                    || t.format("%Y").to_string() == "0001"
-                {
+                if t.timestamp() <= DateTime::<Utc>::MIN_UTC.timestamp() || t.format("%Y").to_string() == "0001" {
                     return Ok(Self::UNSET);
                 }
                 Ok(Self(t.timestamp_nanos_opt()))

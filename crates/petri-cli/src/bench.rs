@@ -79,9 +79,7 @@ pub(crate) async fn run(args: BenchArgs, out: &Output) -> anyhow::Result<()> {
             assigned.processid == p.processid,
             "assigned another process than the one submitted"
         );
-        client
-            .close(&p.processid, vec![serde_json::json!("ok")], &key)
-            .await?;
+        client.close(&p.processid, vec![serde_json::json!("ok")], &key).await?;
         rounds.push(t0.elapsed());
         bar.inc(1);
     }
@@ -111,14 +109,8 @@ pub(crate) async fn run(args: BenchArgs, out: &Output) -> anyhow::Result<()> {
                 ("Total", format!("{:.3} s", total.as_secs_f64())),
                 ("Rounds/s", format!("{:.0}", n / total.as_secs_f64())),
                 ("Mean round", format!("{:.3} ms", ms(total) / n)),
-                (
-                    "p50 round",
-                    format!("{:.3} ms", ms(percentile(&rounds, 0.50))),
-                ),
-                (
-                    "p99 round",
-                    format!("{:.3} ms", ms(percentile(&rounds, 0.99))),
-                ),
+                ("p50 round", format!("{:.3} ms", ms(percentile(&rounds, 0.50)))),
+                ("p99 round", format!("{:.3} ms", ms(percentile(&rounds, 0.99)))),
             ],
         )
     })

@@ -7,8 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use petri_api::model::{
-    Colony, FunctionSpec, Process, ProcessGraph, WorkflowSpec, executor_state_name, state,
-    state_name,
+    Colony, FunctionSpec, Process, ProcessGraph, WorkflowSpec, executor_state_name, state, state_name,
 };
 use petri_api::msg::GetLogs;
 use petri_crypto::PrivateKey;
@@ -189,8 +188,7 @@ pub(crate) struct SubmitArgs {
 }
 
 fn read_json(path: &PathBuf) -> anyhow::Result<serde_json::Value> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display()))
 }
 
@@ -252,22 +250,21 @@ pub(crate) async fn function(cmd: FunctionCmd, out: &Output) -> anyhow::Result<(
                     let calls: i64 = fs.iter().map(|f| f.counter).sum();
                     let called: Vec<_> = fs.iter().filter(|f| f.counter > 0).collect();
                     let fold = |pick: fn(&petri_api::model::Function) -> f64, min: bool| {
-                        called.iter().map(|f| pick(f)).fold(
-                            if min { f64::MAX } else { 0.0 },
-                            |a, b| {
-                                if min { a.min(b) } else { a.max(b) }
-                            },
-                        )
+                        called
+                            .iter()
+                            .map(|f| pick(f))
+                            .fold(
+                                if min { f64::MAX } else { 0.0 },
+                                |a, b| {
+                                    if min { a.min(b) } else { a.max(b) }
+                                },
+                            )
                     };
                     let avg = |pick: fn(&petri_api::model::Function) -> f64| {
                         if calls == 0 {
                             0.0
                         } else {
-                            called
-                                .iter()
-                                .map(|f| pick(f) * f.counter as f64)
-                                .sum::<f64>()
-                                / calls as f64
+                            called.iter().map(|f| pick(f) * f.counter as f64).sum::<f64>() / calls as f64
                         }
                     };
                     let secs = |v: f64| {
@@ -365,8 +362,7 @@ pub(crate) async fn workflow(cmd: WorkflowCmd, out: &Output) -> anyhow::Result<(
             let g = c.client.submit_workflow(spec, &key).await?;
             if args.wait {
                 let bar = spinner("waiting for the workflow");
-                let deadline =
-                    tokio::time::Instant::now() + Duration::from_secs(args.timeout.max(1) as u64);
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(args.timeout.max(1) as u64);
                 let g = loop {
                     let g = c.client.get_graph(&g.processgraphid, &key).await?;
                     if g.state == state::SUCCESS || g.state == state::FAILED {
@@ -374,11 +370,7 @@ pub(crate) async fn workflow(cmd: WorkflowCmd, out: &Output) -> anyhow::Result<(
                     }
                     if tokio::time::Instant::now() > deadline {
                         bar.finish_and_clear();
-                        bail!(
-                            "workflow {} did not finish within {} s",
-                            g.processgraphid,
-                            args.timeout
-                        );
+                        bail!("workflow {} did not finish within {} s", g.processgraphid, args.timeout);
                     }
                     // Follow the leaves over the websocket instead of polling the graph tightly.
                     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -526,10 +518,7 @@ fn show_process(p: &Process) {
             ("WaitingTime", secs(p.starttime, p.submissiontime)),
             ("ProcessingTime", secs(p.endtime, p.starttime)),
             ("Retries", p.retries.to_string()),
-            (
-                "Input",
-                p.input.as_deref().map(join_values).unwrap_or_default(),
-            ),
+            ("Input", p.input.as_deref().map(join_values).unwrap_or_default()),
             ("Output", join_values(&p.output)),
             ("Errors", p.errors.join("; ")),
         ],
@@ -541,10 +530,7 @@ fn show_process(p: &Process) {
             ("Func", s.funcname.clone()),
             ("NodeName", s.nodename.clone()),
             ("Args", join_values(&s.args)),
-            (
-                "KwArgs",
-                serde_json::Value::Object(s.kwargs.clone()).to_string(),
-            ),
+            ("KwArgs", serde_json::Value::Object(s.kwargs.clone()).to_string()),
             ("MaxWaitTime", s.maxwaittime.to_string()),
             ("MaxExecTime", s.maxexectime.to_string()),
             ("MaxRetries", s.maxretries.to_string()),
@@ -594,10 +580,7 @@ pub(crate) async fn process(cmd: ProcessCmd, out: &Output) -> anyhow::Result<()>
         _ => None,
     };
     if let Some((s, count)) = list_state {
-        let list = c
-            .client
-            .get_processes(c.env.colony()?, s, count, &key)
-            .await?;
+        let list = c.client.get_processes(c.env.colony()?, s, count, &key).await?;
         return out.show(&list, || process_table(&list, s));
     }
     match cmd {

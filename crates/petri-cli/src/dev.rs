@@ -15,14 +15,11 @@ use petri_store::Store;
 use crate::serve::{launch, open_store};
 
 /// The dev server owner key (public, for development only).
-pub(crate) const DEV_SERVER_PRVKEY: &str =
-    "fcc79953d8a751bf41db661592dc34d30004b1a651ffa0725b03ac227641499d";
+pub(crate) const DEV_SERVER_PRVKEY: &str = "fcc79953d8a751bf41db661592dc34d30004b1a651ffa0725b03ac227641499d";
 /// The dev colony owner key.
-pub(crate) const DEV_COLONY_PRVKEY: &str =
-    "ba949fa134981372d6da62b6a56f336ab4d843b22c02a4257dcf7d0d73097514";
+pub(crate) const DEV_COLONY_PRVKEY: &str = "ba949fa134981372d6da62b6a56f336ab4d843b22c02a4257dcf7d0d73097514";
 /// The dev member key: user `myuser` and executor `dev-executor`.
-pub(crate) const DEV_PRVKEY: &str =
-    "ddf7f7791208083b6a9ed975a72684f6406a269cfa36f1b1c32045c0a71fff05";
+pub(crate) const DEV_PRVKEY: &str = "ddf7f7791208083b6a9ed975a72684f6406a269cfa36f1b1c32045c0a71fff05";
 const DEV_COLONY: &str = "dev";
 const DEV_EXECUTOR: &str = "dev-executor";
 const DEV_EXECUTOR_TYPE: &str = "cli";
@@ -65,11 +62,7 @@ async fn bootstrap(store: &dyn Store) -> anyhow::Result<()> {
         };
         store.add_user(user).await?;
     }
-    if store
-        .get_executor(DEV_COLONY, DEV_EXECUTOR)
-        .await?
-        .is_none()
-    {
+    if store.get_executor(DEV_COLONY, DEV_EXECUTOR).await?.is_none() {
         store
             .add_executor(Executor {
                 executorid: member_id,
@@ -111,10 +104,7 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<()> {
         ("COLONIES_EXECUTOR_NAME", DEV_EXECUTOR.into()),
         ("COLONIES_EXECUTOR_TYPE", DEV_EXECUTOR_TYPE.into()),
     ];
-    outln!(
-        "# petri dev broker on {addr}, data in {}",
-        args.data_dir.display()
-    );
+    outln!("# petri dev broker on {addr}, data in {}", args.data_dir.display());
     outln!("# These keys are public: never use them outside development.");
     outln!("# Paste into another terminal:");
     for (k, v) in exports {

@@ -48,10 +48,7 @@ pub(crate) struct StartArgs {
 }
 
 /// Opens the store a database URL (or the data directory) names.
-pub(crate) fn open_store(
-    database_url: Option<&str>,
-    data_dir: &std::path::Path,
-) -> anyhow::Result<Arc<dyn Store>> {
+pub(crate) fn open_store(database_url: Option<&str>, data_dir: &std::path::Path) -> anyhow::Result<Arc<dyn Store>> {
     let path = match database_url {
         None => {
             std::fs::create_dir_all(data_dir)
@@ -61,15 +58,12 @@ pub(crate) fn open_store(
         Some(url) => match url.strip_prefix("sqlite://") {
             Some(path) => PathBuf::from(path),
             None if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-                bail!(
-                    "PostgreSQL is not supported by this build yet; use sqlite:///path/to/file.db"
-                )
+                bail!("PostgreSQL is not supported by this build yet; use sqlite:///path/to/file.db")
             }
             None => bail!("unsupported database URL {url:?}; expected sqlite:///path/to/file.db"),
         },
     };
-    let store = SqliteStore::open(&path)
-        .with_context(|| format!("cannot open database {}", path.display()))?;
+    let store = SqliteStore::open(&path).with_context(|| format!("cannot open database {}", path.display()))?;
     tracing::info!(path = %path.display(), "using SQLite store");
     Ok(Arc::new(store))
 }
@@ -112,9 +106,7 @@ fn server_id(args: &StartArgs) -> anyhow::Result<String> {
         Ok(key) if !key.is_empty() => Ok(petri_crypto::PrivateKey::from_hex(&key)
             .context("COLONIES_SERVER_PRVKEY is not a valid key")?
             .id()),
-        _ => bail!(
-            "set COLONIES_SERVER_ID (or COLONIES_SERVER_PRVKEY) to the server owner's identity"
-        ),
+        _ => bail!("set COLONIES_SERVER_ID (or COLONIES_SERVER_PRVKEY) to the server owner's identity"),
     }
 }
 

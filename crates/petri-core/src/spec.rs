@@ -19,10 +19,7 @@ pub fn parse_cpu_millis(text: &str) -> Option<i64> {
     if text.is_empty() {
         return Some(0);
     }
-    text.strip_suffix('m')?
-        .parse()
-        .ok()
-        .filter(|v: &i64| *v >= 0)
+    text.strip_suffix('m')?.parse().ok().filter(|v: &i64| *v >= 0)
 }
 
 /// Parses a memory quantity into MiB: `""` or `<int><unit>` with the units Colonies accepts.
@@ -63,10 +60,7 @@ pub fn normalize_spec(spec: &mut FunctionSpec) -> Result<(), CoreError> {
     }
     let c = &mut spec.conditions;
     let cpu = parse_cpu_millis(&c.cpu).ok_or_else(|| {
-        CoreError::bad_request(format!(
-            "Failed to parse conditions.cpu {:?}, expected <int>m",
-            c.cpu
-        ))
+        CoreError::bad_request(format!("Failed to parse conditions.cpu {:?}, expected <int>m", c.cpu))
     })?;
     c.cpu = format!("{cpu}m");
     for (field, value) in [

@@ -35,13 +35,7 @@ mod tests {
         record_call(&mut f, 1.0, 2.0);
         record_call(&mut f, 3.0, 1.0);
         assert_eq!(f.counter, 2);
-        assert_eq!(
-            (f.minwaittime, f.maxwaittime, f.avgwaittime),
-            (1.0, 3.0, 2.0)
-        );
-        assert_eq!(
-            (f.minexectime, f.maxexectime, f.avgexectime),
-            (1.0, 2.0, 1.5)
-        );
+        assert_eq!((f.minwaittime, f.maxwaittime, f.avgwaittime), (1.0, 3.0, 2.0));
+        assert_eq!((f.minexectime, f.maxexectime, f.avgexectime), (1.0, 2.0, 1.5));
     }
 }

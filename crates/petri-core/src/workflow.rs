@@ -68,10 +68,7 @@ pub fn build_workflow(
         }
     }
     for (parent, child) in links {
-        let (pid, cid) = (
-            processes[parent].processid.clone(),
-            processes[child].processid.clone(),
-        );
+        let (pid, cid) = (processes[parent].processid.clone(), processes[child].processid.clone());
         processes[child].parents.push(pid);
         processes[parent].children.push(cid);
     }
@@ -139,19 +136,11 @@ fn background(state: i32) -> &'static str {
 /// The graph as clients see it: `processids` in depth-first order from the
 /// roots (dynamically added children included) and `nodes`/`edges` for drawing.
 pub fn graph_view(graph: &ProcessGraph, processes: &[Process]) -> ProcessGraph {
-    let by_id: HashMap<&str, &Process> = processes
-        .iter()
-        .map(|p| (p.processid.as_str(), p))
-        .collect();
+    let by_id: HashMap<&str, &Process> = processes.iter().map(|p| (p.processid.as_str(), p)).collect();
     let mut order = Vec::new();
     let mut depth: HashMap<String, i64> = HashMap::new();
     let mut seen = HashSet::new();
-    let mut stack: Vec<(String, i64)> = graph
-        .rootprocessids
-        .iter()
-        .rev()
-        .map(|r| (r.clone(), 0))
-        .collect();
+    let mut stack: Vec<(String, i64)> = graph.rootprocessids.iter().rev().map(|r| (r.clone(), 0)).collect();
     while let Some((id, d)) = stack.pop() {
         let e = depth.entry(id.clone()).or_insert(d);
         *e = (*e).max(d);
@@ -272,10 +261,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(g.rootprocessids, vec![ps[0].processid.clone()]);
-        assert_eq!(
-            ps[3].parents,
-            vec![ps[1].processid.clone(), ps[2].processid.clone()]
-        );
+        assert_eq!(ps[3].parents, vec![ps[1].processid.clone(), ps[2].processid.clone()]);
         assert!(ps[3].waitforparents && !ps[0].waitforparents);
         assert_eq!(ps[0].spec.maxexectime, -1);
         let view = graph_view(&g, &ps);
@@ -294,9 +280,7 @@ mod tests {
         assert!(build_workflow(wf(vec![node("", &[])]), &init, now).is_err());
         assert!(build_workflow(wf(vec![node("a", &[]), node("a", &[])]), &init, now).is_err());
         assert!(build_workflow(wf(vec![node("a", &["x"])]), &init, now).is_err());
-        assert!(
-            build_workflow(wf(vec![node("a", &["b"]), node("b", &["a"])]), &init, now).is_err()
-        );
+        assert!(build_workflow(wf(vec![node("a", &["b"]), node("b", &["a"])]), &init, now).is_err());
         assert!(build_workflow(wf(vec![node("a", &["a"])]), &init, now).is_err());
     }
 }

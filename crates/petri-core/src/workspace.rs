@@ -35,10 +35,7 @@ impl Workspace {
         Self {
             target,
             graph,
-            processes: processes
-                .into_iter()
-                .map(|p| (p.processid.clone(), p))
-                .collect(),
+            processes: processes.into_iter().map(|p| (p.processid.clone(), p)).collect(),
             created: BTreeSet::new(),
             dirty: BTreeSet::new(),
             ready: Vec::new(),
@@ -76,11 +73,7 @@ impl Workspace {
                 .filter_map(|id| self.processes.get(id))
                 .flat_map(|p| p.output.iter().cloned())
                 .collect();
-            Some(if joined.is_empty() {
-                None
-            } else {
-                Some(joined)
-            })
+            Some(if joined.is_empty() { None } else { Some(joined) })
         };
         let target = self.target.clone();
         let Some(p) = self.process_mut(&target) else {
@@ -119,18 +112,11 @@ impl Workspace {
 
     /// Closes the target as successful with `out` (an empty `out` keeps what
     /// was set before). Closing a successful process again is allowed.
-    pub fn close_successful(
-        &mut self,
-        caller: &str,
-        out: Vec<Value>,
-        now: Timestamp,
-    ) -> Result<(), CoreError> {
+    pub fn close_successful(&mut self, caller: &str, out: Vec<Value>, now: Timestamp) -> Result<(), CoreError> {
         self.check_assignee(caller, "close process as successful")?;
         match self.process().state {
             state::FAILED => {
-                return Err(CoreError::bad_request(
-                    "Tried to set failed process as successful",
-                ));
+                return Err(CoreError::bad_request("Tried to set failed process as successful"));
             }
             state::WAITING => {
                 return Err(CoreError::bad_request("Tried to close a waiting process"));
@@ -151,23 +137,14 @@ impl Workspace {
 
     /// Closes the target as failed with `errors`; in a workflow, every
     /// descendant that has not finished fails too, naming this process.
-    pub fn close_failed(
-        &mut self,
-        caller: &str,
-        errors: Vec<String>,
-        now: Timestamp,
-    ) -> Result<(), CoreError> {
+    pub fn close_failed(&mut self, caller: &str, errors: Vec<String>, now: Timestamp) -> Result<(), CoreError> {
         self.check_assignee(caller, "close process as failed")?;
         match self.process().state {
             state::SUCCESS => {
-                return Err(CoreError::bad_request(
-                    "Tried to set successful process as failed",
-                ));
+                return Err(CoreError::bad_request("Tried to set successful process as failed"));
             }
             state::FAILED => {
-                return Err(CoreError::bad_request(
-                    "Tried to set failed process as failed",
-                ));
+                return Err(CoreError::bad_request("Tried to set failed process as failed"));
             }
             _ => {}
         }
@@ -198,8 +175,7 @@ impl Workspace {
                 continue;
             }
             Self::set_state(c, state::FAILED);
-            c.errors
-                .push(format!("parent process {id} ({label}) failed"));
+            c.errors.push(format!("parent process {id} ({label}) failed"));
             c.endtime = now;
             frontier.extend(c.children.iter().cloned());
         }
@@ -247,11 +223,7 @@ impl Workspace {
             state::RUNNING if passed(p.execdeadline) => {
                 if p.spec.maxretries >= 0 && p.retries >= p.spec.maxretries {
                     let id = self.target.clone();
-                    self.fail(
-                        &id,
-                        vec!["Maximum execution time limit exceeded".into()],
-                        now,
-                    );
+                    self.fail(&id, vec!["Maximum execution time limit exceeded".into()], now);
                 } else {
                     self.unassign(now, true);
                 }
@@ -265,9 +237,7 @@ impl Workspace {
     pub fn set_output(&mut self, caller: &str, out: Vec<Value>) -> Result<(), CoreError> {
         self.check_assignee(caller, "set output")?;
         if self.process().state != state::RUNNING {
-            return Err(CoreError::forbidden(
-                "Failed to set output, process is not running",
-            ));
+            return Err(CoreError::forbidden("Failed to set output, process is not running"));
         }
         if !out.is_empty() {
             let target = self.target.clone();
@@ -279,21 +249,13 @@ impl Workspace {
     }
 
     /// Adds an attribute to the running target; returns it with its id set.
-    pub fn add_attribute(
-        &mut self,
-        caller: &str,
-        mut attr: Attribute,
-    ) -> Result<Attribute, CoreError> {
+    pub fn add_attribute(&mut self, caller: &str, mut attr: Attribute) -> Result<Attribute, CoreError> {
         self.check_assignee(caller, "add attribute")?;
         if self.process().state != state::RUNNING {
-            return Err(CoreError::forbidden(
-                "Failed to add attribute, process is not running",
-            ));
+            return Err(CoreError::forbidden("Failed to add attribute, process is not running"));
         }
         if attr.key.is_empty() {
-            return Err(CoreError::bad_request(
-                "Failed to add attribute, key is empty",
-            ));
+            return Err(CoreError::bad_request("Failed to add attribute, key is empty"));
         }
         attr.attributeid = attribute_id(&attr.targetid, &attr.key, attr.attributetype);
         attr.targetprocessgraphid = self.process().processgraphid.clone();
@@ -402,11 +364,9 @@ impl Workspace {
             .filter(|p| {
                 p.waitforparents
                     && p.state == state::WAITING
-                    && p.parents.iter().all(|id| {
-                        self.processes
-                            .get(id)
-                            .is_some_and(|q| q.state == state::SUCCESS)
-                    })
+                    && p.parents
+                        .iter()
+                        .all(|id| self.processes.get(id).is_some_and(|q| q.state == state::SUCCESS))
             })
             .map(|p| p.processid.clone())
             .collect();
@@ -421,10 +381,7 @@ impl Workspace {
             state::FAILED
         } else if states.iter().all(|s| *s == state::SUCCESS) {
             state::SUCCESS
-        } else if states
-            .iter()
-            .any(|s| *s == state::SUCCESS || *s == state::RUNNING)
-        {
+        } else if states.iter().any(|s| *s == state::SUCCESS || *s == state::RUNNING) {
             state::RUNNING
         } else {
             state::WAITING

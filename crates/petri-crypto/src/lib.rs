@@ -43,8 +43,8 @@ pub enum CryptoError {
 
 /// Half of the secp256k1 group order, big-endian; a signature's s must not exceed it.
 const HALF_ORDER: [u8; 32] = [
-    0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-    0x5d, 0x57, 0x6e, 0x73, 0x57, 0xa4, 0x50, 0x1d, 0xdf, 0xe9, 0x2f, 0x46, 0x68, 0x1b, 0x20, 0xa0,
+    0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x5d, 0x57, 0x6e,
+    0x73, 0x57, 0xa4, 0x50, 0x1d, 0xdf, 0xe9, 0x2f, 0x46, 0x68, 0x1b, 0x20, 0xa0,
 ];
 
 /// SHA3-256 of `data`.
@@ -90,9 +90,7 @@ impl PrivateKey {
         if text.len() != 64 {
             return Err(CryptoError::InvalidPrivateKey("expected 64 hex characters"));
         }
-        let bytes = Zeroizing::new(
-            hex::decode(text).map_err(|_| CryptoError::InvalidPrivateKey("not hex"))?,
-        );
+        let bytes = Zeroizing::new(hex::decode(text).map_err(|_| CryptoError::InvalidPrivateKey("not hex"))?);
         let arr: [u8; 32] = bytes[..]
             .try_into()
             .map_err(|_| CryptoError::InvalidPrivateKey("expected 32 bytes"))?;
@@ -160,10 +158,10 @@ pub fn recover_id(payload: &str, signature_hex: &str) -> Result<String, CryptoEr
     if raw[32..64] > HALF_ORDER[..] {
         return Err(CryptoError::HighS);
     }
-    let rec_id = RecoveryId::try_from(i32::from(raw[64]))
-        .map_err(|_| CryptoError::Recovery("invalid recovery id".into()))?;
-    let sig = RecoverableSignature::from_compact(&raw[..64], rec_id)
-        .map_err(|e| CryptoError::Recovery(e.to_string()))?;
+    let rec_id =
+        RecoveryId::try_from(i32::from(raw[64])).map_err(|_| CryptoError::Recovery("invalid recovery id".into()))?;
+    let sig =
+        RecoverableSignature::from_compact(&raw[..64], rec_id).map_err(|e| CryptoError::Recovery(e.to_string()))?;
     let msg = Message::from_digest(sha3_256(payload.as_bytes()));
     let key = SECP256K1
         .recover_ecdsa(msg, &sig)

@@ -35,9 +35,7 @@ fn ids_match_vectors() {
 
 #[test]
 fn public_key_matches_vector() {
-    let key =
-        PrivateKey::from_hex("6d2fb6f546bacfd98c68769e61e0b44a697a30596c018a50e28200aa59b01c0a")
-            .unwrap();
+    let key = PrivateKey::from_hex("6d2fb6f546bacfd98c68769e61e0b44a697a30596c018a50e28200aa59b01c0a").unwrap();
     assert_eq!(
         key.public_key_hex(),
         "0408e903276ee7973666dceeefa5335e5c4b6b5989821906db98f8de8acf8f853824ca3234a8602200baa2d75f30cb2050cda18602824c3eb2da654a93a01a7ad4"
@@ -62,9 +60,7 @@ fn sha3_vectors() {
 
 #[test]
 fn signature_is_deterministic_and_matches_pycolonies() {
-    let key =
-        PrivateKey::from_hex("d6eb959e9aec2e6fdc44b5862b269e987b8a4d6f2baca542d8acaa97ee5e74f6")
-            .unwrap();
+    let key = PrivateKey::from_hex("d6eb959e9aec2e6fdc44b5862b269e987b8a4d6f2baca542d8acaa97ee5e74f6").unwrap();
     let sig = key.sign("hello");
     assert_eq!(
         sig,
@@ -94,9 +90,7 @@ fn recovers_envelope_vector() {
         recover_id(ENVELOPE_PAYLOAD, sig).unwrap(),
         "3fc05cf3df4b494e95d6a3d297a34f19938f7daa7422ab0d4f794454133341ac"
     );
-    let key =
-        PrivateKey::from_hex("ddf7f7791208083b6a9ed975a72684f6406a269cfa36f1b1c32045c0a71fff05")
-            .unwrap();
+    let key = PrivateKey::from_hex("ddf7f7791208083b6a9ed975a72684f6406a269cfa36f1b1c32045c0a71fff05").unwrap();
     assert_eq!(key.sign(ENVELOPE_PAYLOAD), sig);
 }
 
@@ -120,10 +114,7 @@ fn server_signed_addcolony_vector() {
 fn rejects_malformed_signatures() {
     assert_eq!(recover_id("x", ""), Err(CryptoError::SignatureLength));
     assert_eq!(recover_id("x", "zz"), Err(CryptoError::SignatureEncoding));
-    assert_eq!(
-        recover_id("x", &"00".repeat(64)),
-        Err(CryptoError::SignatureLength)
-    );
+    assert_eq!(recover_id("x", &"00".repeat(64)), Err(CryptoError::SignatureLength));
     assert!(recover_id("x", &"00".repeat(65)).is_err());
     let mut bad_v = "11".repeat(64);
     bad_v.push_str("07");

@@ -127,32 +127,16 @@ impl TestServer {
             .await
             .expect("add colony");
         let executor = self.register(&name, &key, WORKER, true).await;
-        TestColony {
-            name,
-            key,
-            executor,
-        }
+        TestColony { name, key, executor }
     }
 
     /// Registers a new executor of `executortype` with a fresh name and key in
     /// `colony`, approved when `approve`, pending otherwise.
-    pub async fn executor(
-        &self,
-        colony: &TestColony,
-        executortype: &str,
-        approve: bool,
-    ) -> TestExecutor {
-        self.register(&colony.name, &colony.key, executortype, approve)
-            .await
+    pub async fn executor(&self, colony: &TestColony, executortype: &str, approve: bool) -> TestExecutor {
+        self.register(&colony.name, &colony.key, executortype, approve).await
     }
 
-    async fn register(
-        &self,
-        colony: &str,
-        colony_key: &PrivateKey,
-        executortype: &str,
-        approve: bool,
-    ) -> TestExecutor {
+    async fn register(&self, colony: &str, colony_key: &PrivateKey, executortype: &str, approve: bool) -> TestExecutor {
         let client = self.client();
         let key = PrivateKey::generate();
         let name = unique("executor");
@@ -225,11 +209,7 @@ async fn serve_file(
     db: &std::path::Path,
     server_key: &PrivateKey,
     preferred: Option<SocketAddr>,
-) -> (
-    SocketAddr,
-    oneshot::Sender<()>,
-    JoinHandle<std::io::Result<()>>,
-) {
+) -> (SocketAddr, oneshot::Sender<()>, JoinHandle<std::io::Result<()>>) {
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(db).expect("open the SQLite store"));
     let state = AppState::new(store, Config::new(server_key.id()));
     let listener = match preferred {
@@ -249,9 +229,7 @@ async fn serve_file(
 }
 
 async fn bind_any() -> TcpListener {
-    TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind 127.0.0.1:0")
+    TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0")
 }
 
 /// A name no other test uses: `prefix-` and 12 random hex characters.

@@ -9,17 +9,13 @@ use petri_executor::{Job, Runtime};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .init();
+    tracing_subscriber::fmt().with_writer(std::io::stderr).init();
     let env = petri_sdk::Env::from_env()?;
     // A fresh identity that registers itself with the colony key (development setup).
     let key = PrivateKey::generate();
     let name = format!("echo-executor-{}", &key.id()[..8]);
     let runtime = Runtime::new(&env, &name, "echo_executor", key)
-        .function("echo", |job: Job| async move {
-            Ok(job.process.spec.args.clone())
-        });
+        .function("echo", |job: Job| async move { Ok(job.process.spec.args.clone()) });
     runtime.register(Some(&env.colony_prvkey()?)).await?;
     println!("Executor {name} registered, waiting for echo processes (Ctrl-C to stop)");
     runtime

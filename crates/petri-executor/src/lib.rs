@@ -64,17 +64,14 @@ impl Job {
 
     /// Appends a log line to the process.
     pub async fn log(&self, message: &str) -> Result<(), SdkError> {
-        self.client
-            .add_log(&self.process.processid, message, &self.key)
-            .await
+        self.client.add_log(&self.process.processid, message, &self.key).await
     }
 }
 
 /// What a function returns: its output values, or a readable error.
 pub type FunctionResult = Result<Vec<Value>, String>;
 
-type Handler =
-    Arc<dyn Fn(Job) -> Pin<Box<dyn Future<Output = FunctionResult> + Send>> + Send + Sync>;
+type Handler = Arc<dyn Fn(Job) -> Pin<Box<dyn Future<Output = FunctionResult> + Send>> + Send + Sync>;
 
 /// An executor: its identity, its functions and its connection to the broker.
 pub struct Runtime {
@@ -136,9 +133,7 @@ impl Runtime {
                 ..Executor::default()
             };
             self.client.add_executor(executor, owner).await?;
-            self.client
-                .approve_executor(&self.colony, &self.name, owner)
-                .await?;
+            self.client.approve_executor(&self.colony, &self.name, owner).await?;
         }
         for name in self.functions.keys() {
             let f = Function {
@@ -165,7 +160,7 @@ impl Runtime {
             match assigned {
                 Ok(Some(process)) => self.execute(process).await?,
                 Ok(None) => {}
-                Err(SdkError::Transport(e)) => {
+                Err(e) if matches!(e, SdkError::Transport(_)) || e.status() == Some(503) => {
                     // The broker may be restarting: back off and retry.
                     tracing::warn!(error = %e, "cannot reach the broker, retrying");
                     tokio::select! {
@@ -185,10 +180,7 @@ impl Runtime {
         let id = process.processid.clone();
         let funcname = process.spec.funcname.clone();
         let result = match self.functions.get(&funcname) {
-            None => Err(format!(
-                "executor {} has no function named {funcname:?}",
-                self.name
-            )),
+            None => Err(format!("executor {} has no function named {funcname:?}", self.name)),
             Some(handler) => {
                 let job = Job {
                     process,
@@ -196,10 +188,7 @@ impl Runtime {
                     key: self.key.clone(),
                 };
                 // A panic in the function fails the process, not the executor.
-                match std::panic::AssertUnwindSafe(handler(job))
-                    .catch_unwind()
-                    .await
-                {
+                match std::panic::AssertUnwindSafe(handler(job)).catch_unwind().await {
                     Ok(result) => result,
                     Err(panic) => {
                         let reason = panic

@@ -2,8 +2,8 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use petri_api::model::{
-    Attribute, Colony, Executor, Function, FunctionSpec, Log, Process, ProcessGraph, Statistics,
-    User, Version, WorkflowSpec,
+    Attribute, Colony, Executor, Function, FunctionSpec, Log, Process, ProcessGraph, Statistics, User, Version,
+    WorkflowSpec,
 };
 use petri_api::msg::*;
 use petri_api::{Envelope, ReplyEnvelope};
@@ -27,8 +27,7 @@ pub struct Client {
 struct Empty {}
 
 fn signed<M: Message>(msg: &M, key: &PrivateKey) -> SdkResult<Envelope> {
-    let mut env = Envelope::unsigned(M::MSGTYPE, &msg.to_json())
-        .map_err(|e| SdkError::Decode(e.to_string()))?;
+    let mut env = Envelope::unsigned(M::MSGTYPE, &msg.to_json()).map_err(|e| SdkError::Decode(e.to_string()))?;
     env.signature = key.sign(&env.payload);
     Ok(env)
 }
@@ -47,11 +46,7 @@ fn decode_reply<R: DeserializeOwned>(reply: &ReplyEnvelope) -> SdkResult<R> {
 impl Client {
     /// A client for `host:port`, over HTTPS and WSS when `tls`.
     pub fn new(host: &str, port: u16, tls: bool) -> Self {
-        let (http, ws) = if tls {
-            ("https", "wss")
-        } else {
-            ("http", "ws")
-        };
+        let (http, ws) = if tls { ("https", "wss") } else { ("http", "ws") };
         Self {
             http: reqwest::Client::builder()
                 .pool_max_idle_per_host(64)
@@ -63,11 +58,7 @@ impl Client {
     }
 
     /// Sends `msg` signed by `key` and decodes the reply as `R`.
-    pub async fn call<M: Message, R: DeserializeOwned>(
-        &self,
-        msg: &M,
-        key: &PrivateKey,
-    ) -> SdkResult<R> {
+    pub async fn call<M: Message, R: DeserializeOwned>(&self, msg: &M, key: &PrivateKey) -> SdkResult<R> {
         let envelope = signed(msg, key)?;
         let body = serde_json::to_string(&envelope).map_err(|e| SdkError::Decode(e.to_string()))?;
         let response = self
@@ -78,10 +69,7 @@ impl Client {
             .await
             .map_err(|e| SdkError::Transport(e.to_string()))?;
         let status = response.status().as_u16();
-        let text = response
-            .text()
-            .await
-            .map_err(|e| SdkError::Transport(e.to_string()))?;
+        let text = response.text().await.map_err(|e| SdkError::Transport(e.to_string()))?;
         let reply: ReplyEnvelope = serde_json::from_str(&text).map_err(|e| {
             SdkError::Decode(format!(
                 "status {status}, body is not a reply envelope ({e}): {}",
@@ -158,11 +146,7 @@ impl Client {
         self.call(&AddExecutor { executor }, key).await
     }
     /// Lists a colony's executors (member in any state).
-    pub async fn get_executors(
-        &self,
-        colonyname: &str,
-        key: &PrivateKey,
-    ) -> SdkResult<Vec<Executor>> {
+    pub async fn get_executors(&self, colonyname: &str, key: &PrivateKey) -> SdkResult<Vec<Executor>> {
         self.call::<_, Option<Vec<Executor>>>(
             &GetExecutors {
                 colonyname: colonyname.into(),
@@ -173,12 +157,7 @@ impl Client {
         .map(Option::unwrap_or_default)
     }
     /// An executor by name (member).
-    pub async fn get_executor(
-        &self,
-        colonyname: &str,
-        executorname: &str,
-        key: &PrivateKey,
-    ) -> SdkResult<Executor> {
+    pub async fn get_executor(&self, colonyname: &str, executorname: &str, key: &PrivateKey) -> SdkResult<Executor> {
         self.call(
             &GetExecutor {
                 colonyname: colonyname.into(),
@@ -189,12 +168,7 @@ impl Client {
         .await
     }
     /// Approves an executor (colony owner).
-    pub async fn approve_executor(
-        &self,
-        colonyname: &str,
-        executorname: &str,
-        key: &PrivateKey,
-    ) -> SdkResult<()> {
+    pub async fn approve_executor(&self, colonyname: &str, executorname: &str, key: &PrivateKey) -> SdkResult<()> {
         self.call_empty(
             &ApproveExecutor {
                 colonyname: colonyname.into(),
@@ -205,12 +179,7 @@ impl Client {
         .await
     }
     /// Rejects an executor (colony owner).
-    pub async fn reject_executor(
-        &self,
-        colonyname: &str,
-        executorname: &str,
-        key: &PrivateKey,
-    ) -> SdkResult<()> {
+    pub async fn reject_executor(&self, colonyname: &str, executorname: &str, key: &PrivateKey) -> SdkResult<()> {
         self.call_empty(
             &RejectExecutor {
                 colonyname: colonyname.into(),
@@ -221,12 +190,7 @@ impl Client {
         .await
     }
     /// Removes an executor; its running processes return to the queue (colony owner).
-    pub async fn remove_executor(
-        &self,
-        colonyname: &str,
-        executorname: &str,
-        key: &PrivateKey,
-    ) -> SdkResult<()> {
+    pub async fn remove_executor(&self, colonyname: &str, executorname: &str, key: &PrivateKey) -> SdkResult<()> {
         self.call_empty(
             &RemoveExecutor {
                 colonyname: colonyname.into(),
@@ -275,12 +239,7 @@ impl Client {
     }
     /// Asks for a process to run, waiting up to `timeout_secs` (negative: do not wait).
     /// `None` when nothing was available in time.
-    pub async fn assign(
-        &self,
-        colonyname: &str,
-        timeout_secs: i64,
-        key: &PrivateKey,
-    ) -> SdkResult<Option<Process>> {
+    pub async fn assign(&self, colonyname: &str, timeout_secs: i64, key: &PrivateKey) -> SdkResult<Option<Process>> {
         let msg = AssignProcess {
             colonyname: colonyname.into(),
             timeout: timeout_secs,
@@ -304,12 +263,7 @@ impl Client {
         .await
     }
     /// Closes a process as failed with its errors.
-    pub async fn fail(
-        &self,
-        processid: &str,
-        errors: Vec<String>,
-        key: &PrivateKey,
-    ) -> SdkResult<()> {
+    pub async fn fail(&self, processid: &str, errors: Vec<String>, key: &PrivateKey) -> SdkResult<()> {
         self.call_empty(
             &CloseFailed {
                 processid: processid.into(),
@@ -320,12 +274,7 @@ impl Client {
         .await
     }
     /// Sets a running process's output.
-    pub async fn set_output(
-        &self,
-        processid: &str,
-        out: Vec<Value>,
-        key: &PrivateKey,
-    ) -> SdkResult<()> {
+    pub async fn set_output(&self, processid: &str, out: Vec<Value>, key: &PrivateKey) -> SdkResult<()> {
         self.call_empty(
             &SetOutput {
                 processid: processid.into(),
@@ -375,12 +324,7 @@ impl Client {
         .await
     }
     /// Removes all standalone processes of a colony in `state` (−1: all) (colony owner).
-    pub async fn remove_all_processes(
-        &self,
-        colonyname: &str,
-        state: i32,
-        key: &PrivateKey,
-    ) -> SdkResult<()> {
+    pub async fn remove_all_processes(&self, colonyname: &str, state: i32, key: &PrivateKey) -> SdkResult<()> {
         self.call_empty(
             &RemoveAllProcesses {
                 colonyname: colonyname.into(),
@@ -392,19 +336,11 @@ impl Client {
     }
 
     /// Submits a workflow.
-    pub async fn submit_workflow(
-        &self,
-        spec: WorkflowSpec,
-        key: &PrivateKey,
-    ) -> SdkResult<ProcessGraph> {
+    pub async fn submit_workflow(&self, spec: WorkflowSpec, key: &PrivateKey) -> SdkResult<ProcessGraph> {
         self.call(&SubmitWorkflowSpec { spec }, key).await
     }
     /// A workflow's graph.
-    pub async fn get_graph(
-        &self,
-        processgraphid: &str,
-        key: &PrivateKey,
-    ) -> SdkResult<ProcessGraph> {
+    pub async fn get_graph(&self, processgraphid: &str, key: &PrivateKey) -> SdkResult<ProcessGraph> {
         self.call(
             &GetProcessGraph {
                 processgraphid: processgraphid.into(),
@@ -442,12 +378,7 @@ impl Client {
         .await
     }
     /// Removes all workflows of a colony in `state` (−1: all) (colony owner).
-    pub async fn remove_all_graphs(
-        &self,
-        colonyname: &str,
-        state: i32,
-        key: &PrivateKey,
-    ) -> SdkResult<()> {
+    pub async fn remove_all_graphs(&self, colonyname: &str, state: i32, key: &PrivateKey) -> SdkResult<()> {
         self.call_empty(
             &RemoveAllProcessGraphs {
                 colonyname: colonyname.into(),
@@ -478,11 +409,7 @@ impl Client {
     }
 
     /// Adds an attribute to a running process (its executor).
-    pub async fn add_attribute(
-        &self,
-        attribute: Attribute,
-        key: &PrivateKey,
-    ) -> SdkResult<Attribute> {
+    pub async fn add_attribute(&self, attribute: Attribute, key: &PrivateKey) -> SdkResult<Attribute> {
         self.call(&AddAttribute { attribute }, key).await
     }
     /// An attribute by id.
@@ -529,12 +456,7 @@ impl Client {
         .map(Option::unwrap_or_default)
     }
     /// Removes a user (colony owner).
-    pub async fn remove_user(
-        &self,
-        colonyname: &str,
-        name: &str,
-        key: &PrivateKey,
-    ) -> SdkResult<()> {
+    pub async fn remove_user(&self, colonyname: &str, name: &str, key: &PrivateKey) -> SdkResult<()> {
         self.call_empty(
             &RemoveUser {
                 colonyname: colonyname.into(),
@@ -583,8 +505,7 @@ impl Client {
             WsMessage::Binary(b) => String::from_utf8_lossy(&b).into_owned(),
             _ => return Ok(None),
         };
-        let reply: ReplyEnvelope =
-            serde_json::from_str(&text).map_err(|e| SdkError::Decode(e.to_string()))?;
+        let reply: ReplyEnvelope = serde_json::from_str(&text).map_err(|e| SdkError::Decode(e.to_string()))?;
         decode_reply(&reply).map(Some)
     }
 }

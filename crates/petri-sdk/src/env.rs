@@ -38,9 +38,9 @@ impl Env {
     /// Reads the variables; only the port must parse if set.
     pub fn from_env() -> SdkResult<Self> {
         let port = match var("COLONIES_SERVER_PORT") {
-            Some(p) => p.parse().map_err(|_| {
-                SdkError::Config(format!("COLONIES_SERVER_PORT {p:?} is not a port"))
-            })?,
+            Some(p) => p
+                .parse()
+                .map_err(|_| SdkError::Config(format!("COLONIES_SERVER_PORT {p:?} is not a port")))?,
             None => 50080,
         };
         let tls = var("COLONIES_TLS")

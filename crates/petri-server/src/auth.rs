@@ -23,9 +23,7 @@ impl Member {
 }
 
 fn not_member(colony: &str) -> RpcFailure {
-    RpcFailure::forbidden(format!(
-        "Access denied, not a member of Colony with name {colony}"
-    ))
+    RpcFailure::forbidden(format!("Access denied, not a member of Colony with name {colony}"))
 }
 
 impl AppState {
@@ -37,17 +35,15 @@ impl AppState {
         }
     }
 
-    pub(crate) async fn require_colony_owner(
-        &self,
-        signer: &str,
-        colony: &str,
-    ) -> RpcResult<Colony> {
+    pub(crate) async fn require_colony_owner(&self, signer: &str, colony: &str) -> RpcResult<Colony> {
         if colony.is_empty() {
             return Err(RpcFailure::bad_request("Empty Colony name"));
         }
-        let found = self.store.get_colony(colony).await?.ok_or_else(|| {
-            RpcFailure::bad_request(format!("Colony with name {colony} does not exists"))
-        })?;
+        let found = self
+            .store
+            .get_colony(colony)
+            .await?
+            .ok_or_else(|| RpcFailure::bad_request(format!("Colony with name {colony} does not exists")))?;
         if found.colonyid != signer {
             return Err(RpcFailure::forbidden("Access denied, not colony owner"));
         }
@@ -79,9 +75,7 @@ impl AppState {
 
     /// A member in any state (pending, rejected and removed executors pass).
     pub(crate) async fn require_any_member(&self, signer: &str, colony: &str) -> RpcResult<()> {
-        if self.executor_in(signer, colony).await?.is_some()
-            || self.store.get_user(colony, signer).await?.is_some()
-        {
+        if self.executor_in(signer, colony).await?.is_some() || self.store.get_user(colony, signer).await?.is_some() {
             Ok(())
         } else {
             Err(not_member(colony))

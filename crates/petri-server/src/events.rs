@@ -1,7 +1,7 @@
 //! In-memory wake-up signals: a process became ready to assign, or a process
 //! changed state. They carry no state of their own; listeners re-read the store.
 
-use tokio::sync::{Notify, broadcast};
+use tokio::sync::{Notify, broadcast, watch};
 
 /// A process reached a state.
 #[derive(Debug, Clone)]
@@ -17,6 +17,7 @@ pub struct Events {
     /// Woken (all waiters) whenever some process may have become assignable.
     pub(crate) ready: Notify,
     pub(crate) changes: broadcast::Sender<ProcessEvent>,
+    shutdown: watch::Sender<bool>,
 }
 
 impl Default for Events {
@@ -31,7 +32,20 @@ impl Events {
         Self {
             ready: Notify::new(),
             changes: broadcast::channel(4096).0,
+            shutdown: watch::channel(false).0,
         }
+    }
+
+    /// Tells long-polls and subscriptions to end: the server is stopping.
+    pub fn begin_shutdown(&self) {
+        self.shutdown.send_replace(true);
+    }
+
+    /// Resolves once the server has begun shutting down.
+    pub async fn stopping(&self) {
+        let mut rx = self.shutdown.subscribe();
+        // An error means the sender is gone, which also means stopping.
+        let _ = rx.wait_for(|stopping| *stopping).await;
     }
 
     /// Wakes every long-polling executor so it re-checks the queue.

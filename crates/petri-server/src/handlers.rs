@@ -28,8 +28,7 @@ pub(crate) fn decode<T: DeserializeOwned + Message>(envelope: &Envelope) -> RpcR
 
 /// The JSON of a reply object.
 pub(crate) fn json<T: Serialize>(value: &T) -> RpcResult<Vec<u8>> {
-    serde_json::to_vec(value)
-        .map_err(|e| RpcFailure::new(500, format!("failed to encode reply: {e}")))
+    serde_json::to_vec(value).map_err(|e| RpcFailure::new(500, format!("failed to encode reply: {e}")))
 }
 
 /// The empty reply.
@@ -47,11 +46,7 @@ macro_rules! route {
 }
 
 /// Runs the message in `envelope`, signed by `signer`.
-pub(crate) async fn dispatch(
-    state: &AppState,
-    signer: &str,
-    envelope: &Envelope,
-) -> RpcResult<Vec<u8>> {
+pub(crate) async fn dispatch(state: &AppState, signer: &str, envelope: &Envelope) -> RpcResult<Vec<u8>> {
     use petri_api::msg::*;
     route!(state, signer, envelope, {
         AddColony => colonies::add_colony,
@@ -105,11 +100,7 @@ pub(crate) fn check_count(count: i64, max: i64) -> RpcResult<usize> {
 
 /// Checks an id is 64 lowercase hex characters.
 pub(crate) fn check_id(what: &str, id: &str) -> RpcResult<()> {
-    if id.len() == 64
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    {
+    if id.len() == 64 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
         Ok(())
     } else {
         Err(RpcFailure::bad_request(format!(

@@ -103,6 +103,13 @@ pub async fn serve(
     let addr: Option<SocketAddr> = listener.local_addr().ok();
     tracing::info!(addr = ?addr, "broker listening");
     let duties = tokio::spawn(background::run(state.clone()));
+    let events = state.events.clone();
+    // Long-polls and websocket subscriptions end when shutdown begins, so the
+    // graceful shutdown does not wait out their timeouts.
+    let shutdown = async move {
+        shutdown.await;
+        events.begin_shutdown();
+    };
     let result = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await;

@@ -23,10 +23,7 @@ use crate::error::RpcFailure;
 use crate::handlers::decode;
 use crate::rpc::recover_signer;
 
-pub(crate) async fn handle_upgrade(
-    State(state): State<AppState>,
-    ws: WebSocketUpgrade,
-) -> Response {
+pub(crate) async fn handle_upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
     ws.on_upgrade(move |socket| session(state, socket))
 }
 
@@ -42,21 +39,24 @@ async fn send_reply(socket: &mut WebSocket, reply: &ReplyEnvelope) -> Result<(),
 }
 
 async fn send_error(socket: &mut WebSocket, failure: &RpcFailure) -> Result<(), ()> {
-    send_reply(
-        socket,
-        &ReplyEnvelope::error(failure.status, &failure.message),
-    )
-    .await
+    send_reply(socket, &ReplyEnvelope::error(failure.status, &failure.message)).await
 }
 
 async fn send_process(socket: &mut WebSocket, p: &Process) -> Result<(), ()> {
-    let reply = ReplyEnvelope::ok(<SubscribeProcess as petri_api::msg::Message>::MSGTYPE, p)
-        .map_err(drop)?;
+    let reply = ReplyEnvelope::ok(<SubscribeProcess as petri_api::msg::Message>::MSGTYPE, p).map_err(drop)?;
     send_reply(socket, &reply).await
 }
 
 async fn session(state: AppState, mut socket: WebSocket) {
-    while let Some(Ok(frame)) = socket.recv().await {
+    loop {
+        let frame = tokio::select! {
+            frame = socket.recv() => frame,
+            _ = state.events.stopping() => None,
+        };
+        let Some(Ok(frame)) = frame else {
+            let _ = socket.send(Message::Close(None)).await;
+            return;
+        };
         let text = match frame {
             Message::Text(t) => t.to_string(),
             Message::Binary(b) => String::from_utf8_lossy(&b).into_owned(),
@@ -71,13 +71,9 @@ async fn session(state: AppState, mut socket: WebSocket) {
             return;
         };
         let outcome = match envelope.payloadtype.as_str() {
-            "subscribeprocessmsg" => {
-                subscribe_process(&state, &signer, &envelope, &mut socket).await
-            }
+            "subscribeprocessmsg" => subscribe_process(&state, &signer, &envelope, &mut socket).await,
             other => {
-                let f = RpcFailure::bad_request(format!(
-                    "unsupported message type on /pubsub: {other}"
-                ));
+                let f = RpcFailure::bad_request(format!("unsupported message type on /pubsub: {other}"));
                 send_error(&mut socket, &f).await
             }
         };
@@ -108,10 +104,7 @@ async fn subscribe_process(
             return send_error(socket, &f).await;
         }
     };
-    if let Err(f) = state
-        .require_member(signer, &current.spec.conditions.colonyname)
-        .await
-    {
+    if let Err(f) = state.require_member(signer, &current.spec.conditions.colonyname).await {
         return send_error(socket, &f).await;
     }
     if reached(current.state, msg.state) {
@@ -131,6 +124,7 @@ async fn subscribe_process(
                 Err(RecvError::Closed) => return Err(()),
             },
             _ = tokio::time::sleep_until(deadline) => return Err(()),
+            _ = state.events.stopping() => return Err(()),
             incoming = socket.recv() => match incoming {
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return Err(()),
                 // Other frames are ignored while a subscription is open.

@@ -17,8 +17,7 @@ pub(crate) async fn handle_http(State(state): State<AppState>, body: String) -> 
     let (status, reply) = match handle_text(&state, &body).await {
         Ok(reply) => (StatusCode::OK, reply),
         Err(f) => {
-            let status =
-                StatusCode::from_u16(f.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let status = StatusCode::from_u16(f.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             (status, ReplyEnvelope::error(f.status, &f.message))
         }
     };
@@ -28,9 +27,8 @@ pub(crate) async fn handle_http(State(state): State<AppState>, body: String) -> 
 
 /// Decodes and verifies one envelope, then runs it.
 pub(crate) async fn handle_text(state: &AppState, body: &str) -> RpcResult<ReplyEnvelope> {
-    let envelope: Envelope = serde_json::from_str(body).map_err(|e| {
-        RpcFailure::bad_request(format!("Failed to parse RPC envelope, invalid JSON: {e}"))
-    })?;
+    let envelope: Envelope = serde_json::from_str(body)
+        .map_err(|e| RpcFailure::bad_request(format!("Failed to parse RPC envelope, invalid JSON: {e}")))?;
     if UNSIGNED.contains(&envelope.payloadtype.as_str()) {
         let version = Version {
             buildversion: env!("CARGO_PKG_VERSION").into(),
@@ -46,8 +44,7 @@ pub(crate) async fn handle_text(state: &AppState, body: &str) -> RpcResult<Reply
 
 /// The id of whoever signed the envelope's payload.
 pub(crate) fn recover_signer(envelope: &Envelope) -> RpcResult<String> {
-    petri_crypto::recover_id(&envelope.payload, &envelope.signature)
-        .map_err(|e| RpcFailure::forbidden(e.to_string()))
+    petri_crypto::recover_id(&envelope.payload, &envelope.signature).map_err(|e| RpcFailure::forbidden(e.to_string()))
 }
 
 fn ok<T: serde::Serialize>(msgtype: &str, body: &T) -> RpcResult<ReplyEnvelope> {

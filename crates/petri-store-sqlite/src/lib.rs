@@ -14,9 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use petri_api::Timestamp;
-use petri_api::model::{
-    Attribute, Colony, Executor, Function, Log, Process, ProcessGraph, Statistics, User, state,
-};
+use petri_api::model::{Attribute, Colony, Executor, Function, Log, Process, ProcessGraph, Statistics, User, state};
 use petri_core::{Limits, Workspace, matches, record_call};
 use petri_store::{Edit, LogQuery, ProcessQuery, Store, StoreError, StoreResult};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
@@ -36,9 +34,7 @@ fn db_err(e: impl std::fmt::Display) -> StoreError {
 
 fn write_err(e: rusqlite::Error, what: &str) -> StoreError {
     match &e {
-        rusqlite::Error::SqliteFailure(f, _)
-            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
-        {
+        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
             StoreError::Conflict(format!("{what} already exists"))
         }
         _ => db_err(e),
@@ -53,15 +49,9 @@ fn from_doc<T: DeserializeOwned>(text: &str) -> StoreResult<T> {
     serde_json::from_str(text).map_err(db_err)
 }
 
-fn docs<T: DeserializeOwned>(
-    conn: &Connection,
-    sql: &str,
-    params: impl rusqlite::Params,
-) -> StoreResult<Vec<T>> {
+fn docs<T: DeserializeOwned>(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> StoreResult<Vec<T>> {
     let mut stmt = conn.prepare_cached(sql).map_err(db_err)?;
-    let rows = stmt
-        .query_map(params, |r| r.get::<_, String>(0))
-        .map_err(db_err)?;
+    let rows = stmt.query_map(params, |r| r.get::<_, String>(0)).map_err(db_err)?;
     let mut out = Vec::new();
     for row in rows {
         out.push(from_doc(&row.map_err(db_err)?)?);
@@ -69,11 +59,7 @@ fn docs<T: DeserializeOwned>(
     Ok(out)
 }
 
-fn doc<T: DeserializeOwned>(
-    conn: &Connection,
-    sql: &str,
-    params: impl rusqlite::Params,
-) -> StoreResult<Option<T>> {
+fn doc<T: DeserializeOwned>(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> StoreResult<Option<T>> {
     let text: Option<String> = conn
         .prepare_cached(sql)
         .map_err(db_err)?
@@ -94,12 +80,9 @@ impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     pub fn open(path: &Path) -> StoreResult<Self> {
         let mut conn = Connection::open(path).map_err(db_err)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(db_err)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(db_err)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(db_err)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(db_err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(db_err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(db_err)?;
         migrations().to_latest(&mut conn).map_err(db_err)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
@@ -113,9 +96,7 @@ impl SqliteStore {
     {
         let conn = self.conn.clone();
         tokio::task::spawn_blocking(move || {
-            let mut guard = conn
-                .lock()
-                .map_err(|_| db_err("connection lock poisoned"))?;
+            let mut guard = conn.lock().map_err(|_| db_err("connection lock poisoned"))?;
             f(&mut guard)
         })
         .await
@@ -175,8 +156,7 @@ fn put_process(tx: &Connection, p: &Process) -> StoreResult<()> {
         .prepare_cached("INSERT OR IGNORE INTO attributes (attributeid, processid) VALUES (?1, ?2)")
         .map_err(db_err)?;
     for a in &p.attributes {
-        stmt.execute(params![a.attributeid, p.processid])
-            .map_err(db_err)?;
+        stmt.execute(params![a.attributeid, p.processid]).map_err(db_err)?;
     }
     Ok(())
 }
@@ -187,7 +167,13 @@ fn put_graph(tx: &Connection, g: &ProcessGraph) -> StoreResult<()> {
          ON CONFLICT (processgraphid) DO UPDATE SET state = ?3, doc = ?5",
     )
     .map_err(db_err)?
-    .execute(params![g.processgraphid, g.colonyname, g.state, g.submissiontime.nanos(), to_doc(g)?])
+    .execute(params![
+        g.processgraphid,
+        g.colonyname,
+        g.state,
+        g.submissiontime.nanos(),
+        to_doc(g)?
+    ])
     .map_err(|e| write_err(e, "process graph"))?;
     Ok(())
 }
@@ -222,11 +208,7 @@ fn save_workspace(tx: &Connection, ws: &Workspace) -> StoreResult<()> {
     Ok(())
 }
 
-fn delete_processes_where(
-    tx: &Connection,
-    filter: &str,
-    params: impl rusqlite::Params + Clone,
-) -> StoreResult<u64> {
+fn delete_processes_where(tx: &Connection, filter: &str, params: impl rusqlite::Params + Clone) -> StoreResult<u64> {
     tx.execute(
         &format!("DELETE FROM attributes WHERE processid IN (SELECT processid FROM processes WHERE {filter})"),
         params.clone(),
@@ -270,11 +252,8 @@ impl Store for SqliteStore {
                 .execute("DELETE FROM colonies WHERE name = ?1", [&name])
                 .map_err(db_err)?;
             for table in ["executors", "users", "functions", "graphs", "logs"] {
-                tx.execute(
-                    &format!("DELETE FROM {table} WHERE colonyname = ?1"),
-                    [&name],
-                )
-                .map_err(db_err)?;
+                tx.execute(&format!("DELETE FROM {table} WHERE colonyname = ?1"), [&name])
+                    .map_err(db_err)?;
             }
             delete_processes_where(tx, "colonyname = ?1", [&name])?;
             Ok(n > 0)
@@ -286,7 +265,12 @@ impl Store for SqliteStore {
         self.tx(move |tx| {
             tx.execute(
                 "INSERT INTO executors (colonyname, executorname, executorid, doc) VALUES (?1, ?2, ?3, ?4)",
-                params![executor.colonyname, executor.executorname, executor.executorid, to_doc(&executor)?],
+                params![
+                    executor.colonyname,
+                    executor.executorname,
+                    executor.executorid,
+                    to_doc(&executor)?
+                ],
             )
             .map_err(|e| write_err(e, "executor"))?;
             Ok(())
@@ -299,11 +283,19 @@ impl Store for SqliteStore {
             let n = tx
                 .execute(
                     "UPDATE executors SET executorid = ?3, doc = ?4 WHERE colonyname = ?1 AND executorname = ?2",
-                    params![executor.colonyname, executor.executorname, executor.executorid, to_doc(&executor)?],
+                    params![
+                        executor.colonyname,
+                        executor.executorname,
+                        executor.executorid,
+                        to_doc(&executor)?
+                    ],
                 )
                 .map_err(db_err)?;
             if n == 0 {
-                return Err(StoreError::NotFound(format!("executor {} not found", executor.executorname)));
+                return Err(StoreError::NotFound(format!(
+                    "executor {} not found",
+                    executor.executorname
+                )));
             }
             Ok(())
         })
@@ -387,24 +379,15 @@ impl Store for SqliteStore {
 
     async fn list_users(&self, colony: &str) -> StoreResult<Vec<User>> {
         let colony = colony.to_owned();
-        self.run(move |c| {
-            docs(
-                c,
-                "SELECT doc FROM users WHERE colonyname = ?1 ORDER BY name",
-                [colony],
-            )
-        })
-        .await
+        self.run(move |c| docs(c, "SELECT doc FROM users WHERE colonyname = ?1 ORDER BY name", [colony]))
+            .await
     }
 
     async fn remove_user(&self, colony: &str, name: &str) -> StoreResult<bool> {
         let (colony, name) = (colony.to_owned(), name.to_owned());
         self.tx(move |tx| {
             let n = tx
-                .execute(
-                    "DELETE FROM users WHERE colonyname = ?1 AND name = ?2",
-                    [colony, name],
-                )
+                .execute("DELETE FROM users WHERE colonyname = ?1 AND name = ?2", [colony, name])
                 .map_err(db_err)?;
             Ok(n > 0)
         })
@@ -423,11 +406,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn list_functions(
-        &self,
-        colony: &str,
-        executorname: Option<&str>,
-    ) -> StoreResult<Vec<Function>> {
+    async fn list_functions(&self, colony: &str, executorname: Option<&str>) -> StoreResult<Vec<Function>> {
         let colony = colony.to_owned();
         let executorname = executorname.map(str::to_owned);
         self.run(move |c| match executorname {
@@ -436,7 +415,11 @@ impl Store for SqliteStore {
                 "SELECT doc FROM functions WHERE colonyname = ?1 AND executorname = ?2 ORDER BY funcname",
                 [colony, name],
             ),
-            None => docs(c, "SELECT doc FROM functions WHERE colonyname = ?1 ORDER BY funcname, executorname", [colony]),
+            None => docs(
+                c,
+                "SELECT doc FROM functions WHERE colonyname = ?1 ORDER BY funcname, executorname",
+                [colony],
+            ),
         })
         .await
     }
@@ -479,11 +462,7 @@ impl Store for SqliteStore {
         wait: f64,
         exec: f64,
     ) -> StoreResult<()> {
-        let (colony, name, func) = (
-            colony.to_owned(),
-            executorname.to_owned(),
-            funcname.to_owned(),
-        );
+        let (colony, name, func) = (colony.to_owned(), executorname.to_owned(), funcname.to_owned());
         self.tx(move |tx| {
             let found: Vec<Function> = docs(
                 tx,
@@ -492,8 +471,11 @@ impl Store for SqliteStore {
             )?;
             for mut f in found {
                 record_call(&mut f, wait, exec);
-                tx.execute("UPDATE functions SET doc = ?2 WHERE functionid = ?1", params![f.functionid, to_doc(&f)?])
-                    .map_err(db_err)?;
+                tx.execute(
+                    "UPDATE functions SET doc = ?2 WHERE functionid = ?1",
+                    params![f.functionid, to_doc(&f)?],
+                )
+                .map_err(db_err)?;
             }
             Ok(())
         })
@@ -550,9 +532,7 @@ impl Store for SqliteStore {
         let id = executorid.to_owned();
         self.run(move |c| {
             let mut stmt = c
-                .prepare_cached(
-                    "SELECT processid FROM processes WHERE assignedexecutorid = ?1 AND state = ?2",
-                )
+                .prepare_cached("SELECT processid FROM processes WHERE assignedexecutorid = ?1 AND state = ?2")
                 .map_err(db_err)?;
             let rows = stmt
                 .query_map(params![id, state::RUNNING], |r| r.get(0))
@@ -564,10 +544,8 @@ impl Store for SqliteStore {
 
     async fn remove_process(&self, id: &str) -> StoreResult<bool> {
         let id = id.to_owned();
-        self.tx(move |tx| {
-            Ok(delete_processes_where(tx, "processid = ?1 AND processgraphid = ''", [id])? > 0)
-        })
-        .await
+        self.tx(move |tx| Ok(delete_processes_where(tx, "processid = ?1 AND processgraphid = ''", [id])? > 0))
+            .await
     }
 
     async fn remove_processes(&self, colony: &str, state: Option<i32>) -> StoreResult<u64> {
@@ -578,21 +556,12 @@ impl Store for SqliteStore {
                 "colonyname = ?1 AND processgraphid = '' AND state = ?2",
                 params![colony, s],
             ),
-            None => delete_processes_where(
-                tx,
-                "colonyname = ?1 AND processgraphid = ''",
-                params![colony],
-            ),
+            None => delete_processes_where(tx, "colonyname = ?1 AND processgraphid = ''", params![colony]),
         })
         .await
     }
 
-    async fn assign(
-        &self,
-        executor: &Executor,
-        limits: Limits,
-        now: Timestamp,
-    ) -> StoreResult<Option<Workspace>> {
+    async fn assign(&self, executor: &Executor, limits: Limits, now: Timestamp) -> StoreResult<Option<Workspace>> {
         let executor = executor.clone();
         self.tx(move |tx| {
             // Scan the head of the queue for the first process this executor
@@ -642,7 +611,9 @@ impl Store for SqliteStore {
             let mut stmt = c
                 .prepare_cached("SELECT processid FROM processes WHERE deadline < ?1 ORDER BY deadline LIMIT ?2")
                 .map_err(db_err)?;
-            let rows = stmt.query_map(params![now, limit as i64], |r| r.get(0)).map_err(db_err)?;
+            let rows = stmt
+                .query_map(params![now, limit as i64], |r| r.get(0))
+                .map_err(db_err)?;
             rows.collect::<Result<Vec<String>, _>>().map_err(db_err)
         })
         .await
@@ -655,9 +626,7 @@ impl Store for SqliteStore {
                 let mut out = [0; 4];
                 let mut stmt = c.prepare_cached(sql).map_err(db_err)?;
                 let rows = stmt
-                    .query_map([&colony], |r| {
-                        Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
-                    })
+                    .query_map([&colony], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
                     .map_err(db_err)?;
                 for row in rows {
                     let (s, n) = row.map_err(db_err)?;
@@ -667,17 +636,9 @@ impl Store for SqliteStore {
                 }
                 Ok(out)
             };
-            let p = count_by_state(
-                "SELECT state, COUNT(*) FROM processes WHERE colonyname = ?1 GROUP BY state",
-            )?;
-            let g = count_by_state(
-                "SELECT state, COUNT(*) FROM graphs WHERE colonyname = ?1 GROUP BY state",
-            )?;
-            let executors: Vec<Executor> = docs(
-                c,
-                "SELECT doc FROM executors WHERE colonyname = ?1",
-                [&colony],
-            )?;
+            let p = count_by_state("SELECT state, COUNT(*) FROM processes WHERE colonyname = ?1 GROUP BY state")?;
+            let g = count_by_state("SELECT state, COUNT(*) FROM graphs WHERE colonyname = ?1 GROUP BY state")?;
+            let executors: Vec<Executor> = docs(c, "SELECT doc FROM executors WHERE colonyname = ?1", [&colony])?;
             let count = |s: i32| executors.iter().filter(|e| e.state == s).count() as i64;
             Ok(Statistics {
                 colonies: 1,
@@ -700,9 +661,7 @@ impl Store for SqliteStore {
     async fn get_graph(&self, id: &str) -> StoreResult<Option<(ProcessGraph, Vec<Process>)>> {
         let id = id.to_owned();
         self.run(move |c| {
-            let Some(g) =
-                doc::<ProcessGraph>(c, "SELECT doc FROM graphs WHERE processgraphid = ?1", [&id])?
-            else {
+            let Some(g) = doc::<ProcessGraph>(c, "SELECT doc FROM graphs WHERE processgraphid = ?1", [&id])? else {
                 return Ok(None);
             };
             let ps = docs(
@@ -715,12 +674,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn list_graphs(
-        &self,
-        colony: &str,
-        state: i32,
-        count: usize,
-    ) -> StoreResult<Vec<ProcessGraph>> {
+    async fn list_graphs(&self, colony: &str, state: i32, count: usize) -> StoreResult<Vec<ProcessGraph>> {
         let colony = colony.to_owned();
         self.run(move |c| {
             docs(
@@ -755,9 +709,7 @@ impl Store for SqliteStore {
                 let mut stmt = tx
                     .prepare(&format!("SELECT processgraphid FROM graphs WHERE {filter}"))
                     .map_err(db_err)?;
-                let rows = stmt
-                    .query_map(params![colony, state], |r| r.get(0))
-                    .map_err(db_err)?;
+                let rows = stmt.query_map(params![colony, state], |r| r.get(0)).map_err(db_err)?;
                 rows.collect::<Result<_, _>>().map_err(db_err)?
             };
             for id in &ids {

@@ -81,10 +81,7 @@ async fn executors(store: &dyn Store) {
     store.update_executor(changed).await.unwrap();
     let got = store.get_executor("conf-ex", "e1").await.unwrap().unwrap();
     assert_eq!(got.state, executor_state::REJECTED);
-    store
-        .touch_executor("conf-ex", "e1", Timestamp::now())
-        .await
-        .unwrap();
+    store.touch_executor("conf-ex", "e1", Timestamp::now()).await.unwrap();
     let got = store.get_executor("conf-ex", "e1").await.unwrap().unwrap();
     assert!(!got.lastheardfromtime.is_unset());
 }
@@ -109,11 +106,7 @@ async fn queue_order(store: &dyn Store) {
     }
     assert_eq!(
         got,
-        vec![
-            high.processid.clone(),
-            low1.processid.clone(),
-            low2.processid.clone()
-        ]
+        vec![high.processid.clone(), low1.processid.clone(), low2.processid.clone()]
     );
     let running = store
         .list_processes(&ProcessQuery {
@@ -139,10 +132,7 @@ async fn queue_order(store: &dyn Store) {
         .await
         .unwrap();
     let p = store.get_process(&id).await.unwrap().unwrap();
-    assert_eq!(
-        (p.state, p.output.clone()),
-        (state::SUCCESS, vec![json!("ok")])
-    );
+    assert_eq!((p.state, p.output.clone()), (state::SUCCESS, vec![json!("ok")]));
     let refused = store
         .edit(
             &id,
@@ -165,11 +155,7 @@ async fn exactly_once(store: Arc<dyn Store>) {
     let n = 200;
     for _ in 0..n {
         store
-            .add_process(new_process(
-                spec(colony, "t", 0),
-                &Initiator::default(),
-                now,
-            ))
+            .add_process(new_process(spec(colony, "t", 0), &Initiator::default(), now))
             .await
             .unwrap();
     }
@@ -179,11 +165,7 @@ async fn exactly_once(store: Arc<dyn Store>) {
         tasks.push(tokio::spawn(async move {
             let e = executor(colony, &format!("e{i}"), "t");
             let mut mine = Vec::new();
-            while let Some(ws) = store
-                .assign(&e, Limits::default(), Timestamp::now())
-                .await
-                .unwrap()
-            {
+            while let Some(ws) = store.assign(&e, Limits::default(), Timestamp::now()).await.unwrap() {
                 mine.push(ws.process().processid.clone());
             }
             mine
@@ -236,9 +218,7 @@ async fn workflow_edit(store: &dyn Store) {
     let done = store
         .edit(
             &a_id,
-            Box::new(move |ws| {
-                ws.close_successful(&exid, vec![json!(1), json!(2)], Timestamp::now())
-            }),
+            Box::new(move |ws| ws.close_successful(&exid, vec![json!(1), json!(2)], Timestamp::now())),
         )
         .await
         .unwrap();
@@ -252,14 +232,7 @@ async fn workflow_edit(store: &dyn Store) {
     let (g, procs) = store.get_graph(&gid).await.unwrap().unwrap();
     assert_eq!(g.state, state::RUNNING);
     assert_eq!(procs.len(), 2);
-    assert_eq!(
-        store
-            .list_graphs(colony, state::RUNNING, 10)
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(store.list_graphs(colony, state::RUNNING, 10).await.unwrap().len(), 1);
     assert!(
         !store.remove_process(&a_id).await.unwrap_or(true),
         "workflow processes go with their graph"
@@ -299,10 +272,7 @@ async fn logs(store: &dyn Store) {
         ..q
     };
     let got = store.get_logs(&q).await.unwrap();
-    assert_eq!(
-        got.iter().map(|l| l.timestamp).collect::<Vec<_>>(),
-        vec![1004, 1003]
-    );
+    assert_eq!(got.iter().map(|l| l.timestamp).collect::<Vec<_>>(), vec![1004, 1003]);
 }
 
 async fn cascade(store: &dyn Store) {
@@ -314,10 +284,7 @@ async fn cascade(store: &dyn Store) {
         })
         .await
         .unwrap();
-    store
-        .add_executor(executor(colony, "e", "t"))
-        .await
-        .unwrap();
+    store.add_executor(executor(colony, "e", "t")).await.unwrap();
     store
         .add_process(new_process(
             spec(colony, "t", 0),

@@ -13,9 +13,7 @@ pub mod conformance;
 
 use async_trait::async_trait;
 use petri_api::Timestamp;
-use petri_api::model::{
-    Attribute, Colony, Executor, Function, Log, Process, ProcessGraph, Statistics, User,
-};
+use petri_api::model::{Attribute, Colony, Executor, Function, Log, Process, ProcessGraph, Statistics, User};
 use petri_core::{CoreError, Limits, Workspace};
 
 /// Errors a store returns.
@@ -113,11 +111,7 @@ pub trait Store: Send + Sync + 'static {
     /// Adds a function registration.
     async fn add_function(&self, function: Function) -> StoreResult<()>;
     /// Functions of a colony, optionally of one executor.
-    async fn list_functions(
-        &self,
-        colony: &str,
-        executorname: Option<&str>,
-    ) -> StoreResult<Vec<Function>>;
+    async fn list_functions(&self, colony: &str, executorname: Option<&str>) -> StoreResult<Vec<Function>>;
     /// A function by id.
     async fn get_function(&self, functionid: &str) -> StoreResult<Option<Function>>;
     /// Removes a function by id; false if there was none.
@@ -150,12 +144,7 @@ pub trait Store: Send + Sync + 'static {
     async fn remove_processes(&self, colony: &str, state: Option<i32>) -> StoreResult<u64>;
     /// Atomically picks the first waiting process `executor` may take and
     /// assigns it; `None` when there is none.
-    async fn assign(
-        &self,
-        executor: &Executor,
-        limits: Limits,
-        now: Timestamp,
-    ) -> StoreResult<Option<Workspace>>;
+    async fn assign(&self, executor: &Executor, limits: Limits, now: Timestamp) -> StoreResult<Option<Workspace>>;
     /// Loads the workspace around process `id`, applies `edit`, and writes the
     /// result back atomically. `NotFound` if the process does not exist.
     async fn edit(&self, id: &str, edit: Edit) -> StoreResult<Workspace>;
@@ -168,12 +157,7 @@ pub trait Store: Send + Sync + 'static {
     /// A graph and all its processes.
     async fn get_graph(&self, id: &str) -> StoreResult<Option<(ProcessGraph, Vec<Process>)>>;
     /// Graphs of a colony in one state, newest first.
-    async fn list_graphs(
-        &self,
-        colony: &str,
-        state: i32,
-        count: usize,
-    ) -> StoreResult<Vec<ProcessGraph>>;
+    async fn list_graphs(&self, colony: &str, state: i32, count: usize) -> StoreResult<Vec<ProcessGraph>>;
     /// Removes a graph and its processes; false if it did not exist.
     async fn remove_graph(&self, id: &str) -> StoreResult<bool>;
     /// Removes graphs of a colony, all or those in one state, with their processes.

@@ -84,13 +84,8 @@ fn diamond_passes_outputs_in_parent_order() {
     wf.run("b", vec![json!("b-out")]);
     assert_eq!(wf.get("b").input, Some(vec![json!("A1"), json!("A2")]));
     wf.at("d").assign(&executor(), Timestamp::now());
-    assert_eq!(
-        wf.get("d").input,
-        Some(vec![json!("b-out"), json!("c-out")])
-    );
-    wf.at("d")
-        .close_successful("ex", vec![], Timestamp::now())
-        .unwrap();
+    assert_eq!(wf.get("d").input, Some(vec![json!("b-out"), json!("c-out")]));
+    wf.at("d").close_successful("ex", vec![], Timestamp::now()).unwrap();
     assert_eq!(wf.ws.graph.as_ref().unwrap().state, state::SUCCESS);
 }
 
@@ -132,23 +127,15 @@ fn close_rules() {
     let mut wf = Wf::new(vec![node("a", &[])]);
     let now = Timestamp::now();
     assert_eq!(
-        wf.at("a")
-            .close_successful("ex", vec![], now)
-            .unwrap_err()
-            .kind,
+        wf.at("a").close_successful("ex", vec![], now).unwrap_err().kind,
         crate::ErrorKind::Forbidden
     );
     wf.at("a").assign(&executor(), now);
     assert_eq!(
-        wf.at("a")
-            .close_successful("other", vec![], now)
-            .unwrap_err()
-            .kind,
+        wf.at("a").close_successful("other", vec![], now).unwrap_err().kind,
         crate::ErrorKind::Forbidden
     );
-    wf.at("a")
-        .close_successful("ex", vec![json!("y")], now)
-        .unwrap();
+    wf.at("a").close_successful("ex", vec![json!("y")], now).unwrap();
     wf.at("a").close_successful("ex", vec![], now).unwrap();
     assert_eq!(wf.get("a").output, vec![json!("y")]);
     assert!(wf.at("a").close_failed("ex", vec![], now).is_err());
@@ -162,15 +149,11 @@ fn add_child_map_reduce_shape() {
     let reduce = wf.id("reduce");
     for (i, insert) in [true, false, false].into_iter().enumerate() {
         let spec = node(&format!("g{i}"), &[]);
-        wf.at("map")
-            .add_child("ex", &reduce, insert, spec, now)
-            .unwrap();
+        wf.at("map").add_child("ex", &reduce, insert, spec, now).unwrap();
     }
     assert_eq!(wf.get("map").children.len(), 3);
     assert_eq!(wf.get("reduce").parents.len(), 3);
-    wf.at("map")
-        .close_successful("ex", vec![json!("M")], now)
-        .unwrap();
+    wf.at("map").close_successful("ex", vec![json!("M")], now).unwrap();
     for g in ["g0", "g1", "g2"] {
         assert!(!wf.get(g).waitforparents);
         wf.run(g, vec![json!(g)]);
@@ -188,17 +171,9 @@ fn add_child_map_reduce_shape() {
 fn add_child_needs_running_assigned_parent() {
     let mut wf = Wf::new(vec![node("map", &[])]);
     let now = Timestamp::now();
-    assert!(
-        wf.at("map")
-            .add_child("ex", "", true, node("g", &[]), now)
-            .is_err()
-    );
+    assert!(wf.at("map").add_child("ex", "", true, node("g", &[]), now).is_err());
     wf.at("map").assign(&executor(), now);
-    assert!(
-        wf.at("map")
-            .add_child("other", "", true, node("g", &[]), now)
-            .is_err()
-    );
+    assert!(wf.at("map").add_child("other", "", true, node("g", &[]), now).is_err());
     assert!(
         wf.at("map")
             .add_child("ex", "nope", false, node("g", &[]), now)
@@ -213,10 +188,7 @@ fn unassign_requeues_and_counts() {
     wf.at("a").assign(&executor(), now);
     wf.at("a").unassign(now, true);
     let a = wf.get("a");
-    assert_eq!(
-        (a.state, a.isassigned, a.retries),
-        (state::WAITING, false, 1)
-    );
+    assert_eq!((a.state, a.isassigned, a.retries), (state::WAITING, false, 1));
 }
 
 #[test]
@@ -230,10 +202,7 @@ fn exec_deadline_requeues_then_fails() {
     assert!(!wf.at("a").enforce_deadlines(t0), "not yet expired");
     let later = t0.plus_secs(2);
     assert!(wf.at("a").enforce_deadlines(later));
-    assert_eq!(
-        (wf.get("a").state, wf.get("a").retries),
-        (state::WAITING, 1)
-    );
+    assert_eq!((wf.get("a").state, wf.get("a").retries), (state::WAITING, 1));
     wf.at("a").assign(&executor(), later);
     assert!(wf.at("a").enforce_deadlines(later.plus_secs(2)));
     assert_eq!(wf.get("a").state, state::FAILED);

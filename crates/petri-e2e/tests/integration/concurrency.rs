@@ -46,10 +46,7 @@ async fn every_process_is_assigned_exactly_once() {
                     while let Some(p) = client.assign(&colony, -1, &e.key).await.unwrap() {
                         assert_eq!(p.assignedexecutorid, e.id());
                         assert_eq!(p.state, state::RUNNING);
-                        client
-                            .close(&p.processid, vec![json!(e.name)], &e.key)
-                            .await
-                            .unwrap();
+                        client.close(&p.processid, vec![json!(e.name)], &e.key).await.unwrap();
                         mine.push(p.processid);
                     }
                     (e.name, mine)
@@ -71,16 +68,10 @@ async fn every_process_is_assigned_exactly_once() {
             }
         }
         let assigned: BTreeSet<String> = owner.keys().cloned().collect();
-        assert_eq!(
-            assigned, submitted,
-            "every process is assigned, and only those"
-        );
+        assert_eq!(assigned, submitted, "every process is assigned, and only those");
         assert!(busy > 1, "the work was shared by several executors");
 
-        let stats = client
-            .colony_stats(&colony.name, &colony.executor.key)
-            .await
-            .unwrap();
+        let stats = client.colony_stats(&colony.name, &colony.executor.key).await.unwrap();
         assert_eq!(stats.successfulprocesses, PROCESSES as i64);
         assert_eq!(stats.waitingprocesses, 0);
         assert_eq!(stats.runningprocesses, 0);
@@ -120,20 +111,14 @@ async fn concurrent_long_polls_share_new_work() {
         let mut submitted = BTreeSet::new();
         for i in 0..8 {
             let p = client
-                .submit(
-                    spec(&colony.name, WORKER, &format!("w{i}")),
-                    &colony.executor.key,
-                )
+                .submit(spec(&colony.name, WORKER, &format!("w{i}")), &colony.executor.key)
                 .await
                 .unwrap();
             submitted.insert(p.processid);
         }
         let mut got = BTreeSet::new();
         for w in waiters {
-            let p = w
-                .await
-                .unwrap()
-                .expect("each waiting executor gets one process");
+            let p = w.await.unwrap().expect("each waiting executor gets one process");
             assert!(got.insert(p.processid), "a process was handed out twice");
         }
         assert_eq!(got, submitted);
@@ -217,10 +202,7 @@ async fn concurrent_workflows_pass_the_right_inputs() {
                 get(2).await.unwrap(),
                 get(3).await.unwrap(),
             );
-            assert!(
-                a.input.clone().unwrap_or_default().is_empty(),
-                "a root has no input"
-            );
+            assert!(a.input.clone().unwrap_or_default().is_empty(), "a root has no input");
             for mid in [&b, &cc] {
                 assert_eq!(mid.input, Some(vec![json!(a.processid)]));
             }

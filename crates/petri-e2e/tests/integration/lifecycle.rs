@@ -65,10 +65,7 @@ async fn submit_assign_output_attributes_logs_close() {
         assert_eq!(attr.attributeid.len(), 64);
         assert_eq!((attr.key.as_str(), attr.value.as_str()), ("kk", "vv"));
         assert_eq!(attr.targetid, id);
-        let read = client
-            .get_attribute(&attr.attributeid, &exec.key)
-            .await
-            .unwrap();
+        let read = client.get_attribute(&attr.attributeid, &exec.key).await.unwrap();
         assert_eq!(read.attributeid, attr.attributeid);
         assert_eq!((read.key.as_str(), read.value.as_str()), ("kk", "vv"));
         assert_eq!(read.attributetype, attribute_type::OUT);
@@ -134,19 +131,10 @@ async fn close_with_output_replaces_it() {
         let client = server.client();
         let colony = server.colony().await;
         let key = &colony.executor.key;
-        let p = client
-            .submit(spec(&colony.name, WORKER, "f"), key)
-            .await
-            .unwrap();
+        let p = client.submit(spec(&colony.name, WORKER, "f"), key).await.unwrap();
         client.assign(&colony.name, 5, key).await.unwrap().unwrap();
-        client
-            .set_output(&p.processid, vec![json!("old")], key)
-            .await
-            .unwrap();
-        client
-            .close(&p.processid, vec![json!("new")], key)
-            .await
-            .unwrap();
+        client.set_output(&p.processid, vec![json!("old")], key).await.unwrap();
+        client.close(&p.processid, vec![json!("new")], key).await.unwrap();
         let done = client.get_process(&p.processid, key).await.unwrap();
         assert_eq!(done.output, vec![json!("new")]);
         // Closing a successful process again is allowed.
@@ -168,10 +156,7 @@ async fn failed_process_keeps_its_errors() {
         let client = server.client();
         let colony = server.colony().await;
         let key = &colony.executor.key;
-        let p = client
-            .submit(spec(&colony.name, WORKER, "f"), key)
-            .await
-            .unwrap();
+        let p = client.submit(spec(&colony.name, WORKER, "f"), key).await.unwrap();
         client.assign(&colony.name, 5, key).await.unwrap().unwrap();
         client
             .fail(&p.processid, vec!["boom".into(), "bang".into()], key)
@@ -218,10 +203,7 @@ async fn function_counter_grows_with_each_successful_close() {
             assert_eq!(f.len(), 1, "one registration of work: {fs:?}");
             f[0].clone()
         };
-        let before = client
-            .get_functions(&colony.name, "", &exec.key)
-            .await
-            .unwrap();
+        let before = client.get_functions(&colony.name, "", &exec.key).await.unwrap();
         assert_eq!(counter(&before).counter, 0);
 
         for round in 1..=2 {
@@ -229,23 +211,11 @@ async fn function_counter_grows_with_each_successful_close() {
                 .submit(spec(&colony.name, WORKER, "work"), &exec.key)
                 .await
                 .unwrap();
-            let a = client
-                .assign(&colony.name, 5, &exec.key)
-                .await
-                .unwrap()
-                .unwrap();
+            let a = client.assign(&colony.name, 5, &exec.key).await.unwrap().unwrap();
             assert_eq!(a.processid, p.processid);
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-            client
-                .close(&p.processid, vec![json!(round)], &exec.key)
-                .await
-                .unwrap();
-            let f = counter(
-                &client
-                    .get_functions(&colony.name, &exec.name, &exec.key)
-                    .await
-                    .unwrap(),
-            );
+            client.close(&p.processid, vec![json!(round)], &exec.key).await.unwrap();
+            let f = counter(&client.get_functions(&colony.name, &exec.name, &exec.key).await.unwrap());
             assert_eq!(f.counter, round);
             assert!(f.minexectime > 0.0, "exec time is measured: {f:?}");
             assert!(f.minexectime <= f.maxexectime);
@@ -258,21 +228,9 @@ async fn function_counter_grows_with_each_successful_close() {
             .submit(spec(&colony.name, WORKER, "work"), &exec.key)
             .await
             .unwrap();
-        client
-            .assign(&colony.name, 5, &exec.key)
-            .await
-            .unwrap()
-            .unwrap();
-        client
-            .fail(&p.processid, vec!["no".into()], &exec.key)
-            .await
-            .unwrap();
-        let f = counter(
-            &client
-                .get_functions(&colony.name, "", &exec.key)
-                .await
-                .unwrap(),
-        );
+        client.assign(&colony.name, 5, &exec.key).await.unwrap().unwrap();
+        client.fail(&p.processid, vec!["no".into()], &exec.key).await.unwrap();
+        let f = counter(&client.get_functions(&colony.name, "", &exec.key).await.unwrap());
         assert_eq!(f.counter, 2);
     })
     .await;
@@ -314,19 +272,10 @@ async fn invalid_requests_are_refused() {
         petri_e2e::refused(client.close(&unknown, vec![], key).await, 404);
 
         // A closed process takes no more output, attributes or logs.
-        let p = client
-            .submit(spec(&colony.name, WORKER, "f"), key)
-            .await
-            .unwrap();
+        let p = client.submit(spec(&colony.name, WORKER, "f"), key).await.unwrap();
         client.assign(&colony.name, 5, key).await.unwrap().unwrap();
-        client
-            .close(&p.processid, vec![json!(1)], key)
-            .await
-            .unwrap();
-        petri_e2e::refused(
-            client.set_output(&p.processid, vec![json!(2)], key).await,
-            403,
-        );
+        client.close(&p.processid, vec![json!(1)], key).await.unwrap();
+        petri_e2e::refused(client.set_output(&p.processid, vec![json!(2)], key).await, 403);
         petri_e2e::refused(
             client
                 .add_attribute(

@@ -26,9 +26,7 @@ async fn waiting_executor_is_woken_by_a_submission() {
             .await
             .unwrap();
         let (assigned, elapsed) = waiter.await.unwrap();
-        let assigned = assigned
-            .unwrap()
-            .expect("the long-poll returns the new process");
+        let assigned = assigned.unwrap().expect("the long-poll returns the new process");
         assert_eq!(assigned.processid, submitted.processid);
         assert!(
             elapsed >= Duration::from_millis(300),
@@ -83,9 +81,7 @@ async fn waiting_executor_is_woken_by_a_workflow_child_becoming_ready() {
             .await
             .unwrap();
         let (then, elapsed) = waiter.await.unwrap();
-        let then = then
-            .unwrap()
-            .expect("the child is assigned once its parent closes");
+        let then = then.unwrap().expect("the child is assigned once its parent closes");
         assert_eq!(then.spec.nodename, "then");
         assert!(
             elapsed < Duration::from_secs(3),
@@ -103,10 +99,7 @@ async fn empty_queue_times_out_after_the_timeout() {
         let colony = server.colony().await;
 
         let started = Instant::now();
-        let p = client
-            .assign(&colony.name, 1, &colony.executor.key)
-            .await
-            .unwrap();
+        let p = client.assign(&colony.name, 1, &colony.executor.key).await.unwrap();
         let elapsed = started.elapsed();
         assert!(p.is_none(), "nothing was submitted: {p:?}");
         assert!(
@@ -120,10 +113,7 @@ async fn empty_queue_times_out_after_the_timeout() {
 
         // A negative timeout answers at once.
         let started = Instant::now();
-        let p = client
-            .assign(&colony.name, -1, &colony.executor.key)
-            .await
-            .unwrap();
+        let p = client.assign(&colony.name, -1, &colony.executor.key).await.unwrap();
         assert!(p.is_none());
         assert!(started.elapsed() < Duration::from_millis(900));
     })
@@ -140,10 +130,7 @@ async fn zero_timeout_is_a_bad_request() {
             .submit(spec(&colony.name, WORKER, "f"), &colony.executor.key)
             .await
             .unwrap();
-        let msg = refused(
-            client.assign(&colony.name, 0, &colony.executor.key).await,
-            400,
-        );
+        let msg = refused(client.assign(&colony.name, 0, &colony.executor.key).await, 400);
         assert!(msg.contains("timeout cannot be zero"), "{msg}");
         // The refused call assigned nothing.
         assert!(

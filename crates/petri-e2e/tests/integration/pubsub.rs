@@ -13,10 +13,7 @@ async fn wait_returns_when_another_task_closes_the_process() {
         let client = server.client();
         let colony = server.colony().await;
         let key = &colony.executor.key;
-        let p = client
-            .submit(spec(&colony.name, WORKER, "f"), key)
-            .await
-            .unwrap();
+        let p = client.submit(spec(&colony.name, WORKER, "f"), key).await.unwrap();
 
         let worker = {
             let client = client.clone();
@@ -25,10 +22,7 @@ async fn wait_returns_when_another_task_closes_the_process() {
                 tokio::time::sleep(Duration::from_millis(300)).await;
                 let key = &colony.executor.key;
                 let a = client.assign(&colony.name, 5, key).await.unwrap().unwrap();
-                client
-                    .close(&a.processid, vec![json!("done")], key)
-                    .await
-                    .unwrap();
+                client.close(&a.processid, vec![json!("done")], key).await.unwrap();
             })
         };
         let started = Instant::now();
@@ -43,18 +37,11 @@ async fn wait_returns_when_another_task_closes_the_process() {
         assert_eq!(done.state, state::SUCCESS);
         assert_eq!(done.output, vec![json!("done")]);
         assert!(elapsed >= Duration::from_millis(300), "{elapsed:?}");
-        assert!(
-            elapsed < Duration::from_secs(5),
-            "not woken by the close: {elapsed:?}"
-        );
+        assert!(elapsed < Duration::from_secs(5), "not woken by the close: {elapsed:?}");
 
         // Waiting on a process already in the state answers at once.
         let started = Instant::now();
-        let again = client
-            .wait(&p, state::SUCCESS, 10, key)
-            .await
-            .unwrap()
-            .unwrap();
+        let again = client.wait(&p, state::SUCCESS, 10, key).await.unwrap().unwrap();
         assert_eq!(again.state, state::SUCCESS);
         assert!(started.elapsed() < Duration::from_secs(2));
     })
@@ -68,10 +55,7 @@ async fn wait_for_success_returns_promptly_when_the_process_fails() {
         let client = server.client();
         let colony = server.colony().await;
         let key = &colony.executor.key;
-        let p = client
-            .submit(spec(&colony.name, WORKER, "f"), key)
-            .await
-            .unwrap();
+        let p = client.submit(spec(&colony.name, WORKER, "f"), key).await.unwrap();
         let worker = {
             let client = client.clone();
             let colony = colony.clone();
@@ -79,10 +63,7 @@ async fn wait_for_success_returns_promptly_when_the_process_fails() {
                 tokio::time::sleep(Duration::from_millis(300)).await;
                 let key = &colony.executor.key;
                 let a = client.assign(&colony.name, 5, key).await.unwrap().unwrap();
-                client
-                    .fail(&a.processid, vec!["broken".into()], key)
-                    .await
-                    .unwrap();
+                client.fail(&a.processid, vec!["broken".into()], key).await.unwrap();
             })
         };
         let started = Instant::now();
@@ -111,10 +92,7 @@ async fn wait_for_running_sees_the_assignment() {
         let client = server.client();
         let colony = server.colony().await;
         let key = &colony.executor.key;
-        let p = client
-            .submit(spec(&colony.name, WORKER, "f"), key)
-            .await
-            .unwrap();
+        let p = client.submit(spec(&colony.name, WORKER, "f"), key).await.unwrap();
         let assigner = {
             let client = client.clone();
             let colony = colony.clone();
@@ -146,10 +124,7 @@ async fn wait_times_out_on_an_unfinished_process() {
         let client = server.client();
         let colony = server.colony().await;
         let key = &colony.executor.key;
-        let p = client
-            .submit(spec(&colony.name, WORKER, "f"), key)
-            .await
-            .unwrap();
+        let p = client.submit(spec(&colony.name, WORKER, "f"), key).await.unwrap();
         let started = Instant::now();
         let r = client.wait(&p, state::SUCCESS, 1, key).await.unwrap();
         let elapsed = started.elapsed();
@@ -173,9 +148,7 @@ async fn wait_on_an_unknown_process_is_an_error() {
         ghost.spec.conditions.colonyname = colony.name.clone();
         ghost.spec.conditions.executortype = WORKER.into();
         let started = Instant::now();
-        let r = client
-            .wait(&ghost, state::SUCCESS, 10, &colony.executor.key)
-            .await;
+        let r = client.wait(&ghost, state::SUCCESS, 10, &colony.executor.key).await;
         let msg = petri_e2e::refused(r, 403);
         assert!(msg.contains(&ghost.processid), "{msg}");
         assert!(started.elapsed() < Duration::from_secs(3));
@@ -190,10 +163,7 @@ async fn many_waiters_on_one_process_are_all_answered() {
         let client = server.client();
         let colony = server.colony().await;
         let key = &colony.executor.key;
-        let p = client
-            .submit(spec(&colony.name, WORKER, "f"), key)
-            .await
-            .unwrap();
+        let p = client.submit(spec(&colony.name, WORKER, "f"), key).await.unwrap();
         let waiters: Vec<_> = (0..10)
             .map(|_| {
                 let client = client.clone();
@@ -204,10 +174,7 @@ async fn many_waiters_on_one_process_are_all_answered() {
             .collect();
         tokio::time::sleep(Duration::from_millis(300)).await;
         let a = client.assign(&colony.name, 5, key).await.unwrap().unwrap();
-        client
-            .close(&a.processid, vec![json!(7)], key)
-            .await
-            .unwrap();
+        client.close(&a.processid, vec![json!(7)], key).await.unwrap();
         for w in waiters {
             let got = w.await.unwrap().unwrap().expect("every waiter is answered");
             assert_eq!(got.output, vec![json!(7)]);

@@ -14,15 +14,8 @@ async fn removed_executor_gives_its_work_back() {
         let colony = server.colony().await;
         let a = &colony.executor;
         let b = server.executor(&colony, WORKER, true).await;
-        let p = client
-            .submit(spec(&colony.name, WORKER, "f"), &a.key)
-            .await
-            .unwrap();
-        let got = client
-            .assign(&colony.name, 5, &a.key)
-            .await
-            .unwrap()
-            .unwrap();
+        let p = client.submit(spec(&colony.name, WORKER, "f"), &a.key).await.unwrap();
+        let got = client.assign(&colony.name, 5, &a.key).await.unwrap().unwrap();
         assert_eq!(got.processid, p.processid);
 
         // b long-polls while a holds the only process.
@@ -56,17 +49,9 @@ async fn removed_executor_gives_its_work_back() {
         let all = client.get_executors(&colony.name, &b.key).await.unwrap();
         let removed = all.iter().find(|e| e.executorname == a.name).unwrap();
         assert_eq!(removed.state, 3);
-        refused(
-            client
-                .close(&p.processid, vec![json!("late")], &a.key)
-                .await,
-            403,
-        );
+        refused(client.close(&p.processid, vec![json!("late")], &a.key).await, 403);
         refused(client.assign(&colony.name, -1, &a.key).await, 403);
-        client
-            .close(&p.processid, vec![json!("b")], &b.key)
-            .await
-            .unwrap();
+        client.close(&p.processid, vec![json!("b")], &b.key).await.unwrap();
         let done = client.get_process(&p.processid, &b.key).await.unwrap();
         assert_eq!(done.state, state::SUCCESS);
         assert_eq!(done.output, vec![json!("b")]);
@@ -81,14 +66,8 @@ async fn removed_colony_takes_everything_with_it() {
         let client = server.client();
         let colony = server.colony().await;
         let key = &colony.executor.key;
-        let p = client
-            .submit(spec(&colony.name, WORKER, "f"), key)
-            .await
-            .unwrap();
-        client
-            .remove_colony(&colony.name, server.server_key())
-            .await
-            .unwrap();
+        let p = client.submit(spec(&colony.name, WORKER, "f"), key).await.unwrap();
+        client.remove_colony(&colony.name, server.server_key()).await.unwrap();
         let all = client.get_colonies(server.server_key()).await.unwrap();
         assert!(all.iter().all(|c| c.name != colony.name));
         assert!(client.get_process(&p.processid, key).await.is_err());
@@ -105,10 +84,7 @@ async fn removed_colony_takes_everything_with_it() {
             .await
             .unwrap();
         let executors = client.get_executors(&colony.name, key).await;
-        assert!(
-            executors.is_err(),
-            "the old executor is gone: {executors:?}"
-        );
+        assert!(executors.is_err(), "the old executor is gone: {executors:?}");
     })
     .await;
 }

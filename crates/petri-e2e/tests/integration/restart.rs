@@ -36,10 +36,7 @@ async fn state_survives_a_restart() {
         let a1 = client.assign(c, -1, key).await.unwrap().unwrap();
         assert_eq!(a1.processid, p1.processid);
         client.add_log(&p1.processid, "working", key).await.unwrap();
-        client
-            .close(&p1.processid, vec![json!("one")], key)
-            .await
-            .unwrap();
+        client.close(&p1.processid, vec![json!("one")], key).await.unwrap();
         let a2 = client.assign(c, -1, key).await.unwrap().unwrap();
         assert_eq!(a2.processid, p2.processid);
         let a3 = client.assign(c, -1, key).await.unwrap().unwrap();
@@ -59,10 +56,7 @@ async fn state_survives_a_restart() {
             .unwrap();
         let wa = client.assign(c, -1, key).await.unwrap().unwrap();
         assert_eq!(wa.processid, g.processids[0]);
-        client
-            .close(&wa.processid, vec![json!("from-wa")], key)
-            .await
-            .unwrap();
+        client.close(&wa.processid, vec![json!("from-wa")], key).await.unwrap();
 
         let ids = [
             &p1.processid,
@@ -88,21 +82,11 @@ async fn state_survives_a_restart() {
         assert_eq!(colony_after.colonyid, colony.key.id());
         let all = client.get_colonies(server.server_key()).await.unwrap();
         assert!(all.iter().any(|x| x.name == colony.name));
-        assert_eq!(
-            client.get_executors(c, key).await.unwrap(),
-            executors_before
-        );
-        assert_eq!(
-            client.get_functions(c, "", key).await.unwrap(),
-            functions_before
-        );
+        assert_eq!(client.get_executors(c, key).await.unwrap(), executors_before);
+        assert_eq!(client.get_functions(c, "", key).await.unwrap(), functions_before);
         for (id, b) in ids.iter().zip(&before) {
             let after = client.get_process(id, key).await.unwrap();
-            assert_eq!(
-                &after, b,
-                "process {} changed across the restart",
-                b.spec.funcname
-            );
+            assert_eq!(&after, b, "process {} changed across the restart", b.spec.funcname);
         }
         assert_eq!(before[0].state, state::SUCCESS);
         assert_eq!(before[0].output, vec![json!("one")]);
@@ -128,42 +112,20 @@ async fn state_survives_a_restart() {
         assert_eq!(logs[0].message, "working");
         // The pending executor is still pending: it may not assign.
         let r = client.assign(c, -1, &pending.key).await;
-        assert_eq!(
-            r.as_ref().err().and_then(|e| e.status()),
-            Some(403),
-            "{r:?}"
-        );
+        assert_eq!(r.as_ref().err().and_then(|e| e.status()), Some(403), "{r:?}");
 
         // The work left over can still be done.
-        client
-            .close(&p2.processid, vec![json!("two")], key)
-            .await
-            .unwrap();
-        let next = client
-            .assign(c, -1, key)
-            .await
-            .unwrap()
-            .expect("p4 is still queued");
+        client.close(&p2.processid, vec![json!("two")], key).await.unwrap();
+        let next = client.assign(c, -1, key).await.unwrap().expect("p4 is still queued");
         assert_eq!(next.processid, p4.processid);
         client.close(&p4.processid, vec![], key).await.unwrap();
-        let wb = client
-            .assign(c, -1, key)
-            .await
-            .unwrap()
-            .expect("wb is ready");
+        let wb = client.assign(c, -1, key).await.unwrap().expect("wb is ready");
         assert_eq!(wb.processid, g.processids[1]);
         assert_eq!(wb.input, Some(vec![json!("from-wa")]));
-        client
-            .close(&wb.processid, vec![json!("end")], key)
-            .await
-            .unwrap();
+        client.close(&wb.processid, vec![json!("end")], key).await.unwrap();
         assert!(client.assign(c, -1, key).await.unwrap().is_none());
         assert_eq!(
-            client
-                .get_graph(&g.processgraphid, key)
-                .await
-                .unwrap()
-                .state,
+            client.get_graph(&g.processgraphid, key).await.unwrap().state,
             state::SUCCESS
         );
         let stats = client.colony_stats(c, key).await.unwrap();

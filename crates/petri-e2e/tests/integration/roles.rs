@@ -16,17 +16,9 @@ async fn non_member_is_denied() {
 
         let msg = refused(client.get_colony(&colony.name, &stranger).await, 403);
         assert!(msg.contains("Access denied"), "{msg}");
-        let msg = refused(
-            client
-                .submit(spec(&colony.name, WORKER, "f"), &stranger)
-                .await,
-            403,
-        );
+        let msg = refused(client.submit(spec(&colony.name, WORKER, "f"), &stranger).await, 403);
         assert!(msg.contains("Access denied"), "{msg}");
-        let msg = refused(
-            client.get_processes(&colony.name, 0, 10, &stranger).await,
-            403,
-        );
+        let msg = refused(client.get_processes(&colony.name, 0, 10, &stranger).await, 403);
         assert!(msg.contains("Access denied"), "{msg}");
         let msg = refused(client.assign(&colony.name, -1, &stranger).await, 403);
         assert!(msg.contains("Access denied"), "{msg}");
@@ -48,10 +40,7 @@ async fn non_member_is_denied() {
             .unwrap();
         let msg = refused(client.get_process(&p.processid, &stranger).await, 403);
         assert!(msg.contains("Access denied"), "{msg}");
-        let msg = refused(
-            client.get_process(&p.processid, &other.executor.key).await,
-            403,
-        );
+        let msg = refused(client.get_process(&p.processid, &other.executor.key).await, 403);
         assert!(msg.contains("Access denied"), "{msg}");
     })
     .await;
@@ -66,20 +55,12 @@ async fn colony_owner_is_not_a_member() {
 
         let msg = refused(client.get_colony(&colony.name, &colony.key).await, 403);
         assert!(msg.contains("Access denied"), "{msg}");
-        let msg = refused(
-            client
-                .submit(spec(&colony.name, WORKER, "f"), &colony.key)
-                .await,
-            403,
-        );
+        let msg = refused(client.submit(spec(&colony.name, WORKER, "f"), &colony.key).await, 403);
         assert!(msg.contains("Access denied"), "{msg}");
         refused(client.assign(&colony.name, -1, &colony.key).await, 403);
 
         // The member can read the colony.
-        let c = client
-            .get_colony(&colony.name, &colony.executor.key)
-            .await
-            .unwrap();
+        let c = client.get_colony(&colony.name, &colony.executor.key).await.unwrap();
         assert_eq!(c.colonyid, colony.key.id());
 
         // Colony-owner calls are refused to members.
@@ -109,18 +90,10 @@ async fn pending_executor_cannot_submit_or_assign() {
 
         let msg = refused(client.assign(&colony.name, -1, &pending.key).await, 403);
         assert!(msg.contains("Access denied"), "{msg}");
-        let msg = refused(
-            client
-                .submit(spec(&colony.name, WORKER, "f"), &pending.key)
-                .await,
-            403,
-        );
+        let msg = refused(client.submit(spec(&colony.name, WORKER, "f"), &pending.key).await, 403);
         assert!(msg.contains("Access denied"), "{msg}");
         // Listing executors is open to members in any state.
-        let all = client
-            .get_executors(&colony.name, &pending.key)
-            .await
-            .unwrap();
+        let all = client.get_executors(&colony.name, &pending.key).await.unwrap();
         let me = all.iter().find(|e| e.executorname == pending.name).unwrap();
         assert_eq!(me.state, 0, "still pending");
 
@@ -163,10 +136,7 @@ async fn user_can_submit_but_not_assign() {
             .await
             .unwrap();
 
-        let p = client
-            .submit(spec(&colony.name, WORKER, "f"), &user_key)
-            .await
-            .unwrap();
+        let p = client.submit(spec(&colony.name, WORKER, "f"), &user_key).await.unwrap();
         assert_eq!(p.initiatorname, "alice");
         assert_eq!(p.initiatorid, user_key.id());
         client.get_process(&p.processid, &user_key).await.unwrap();
@@ -208,41 +178,19 @@ async fn only_the_assigned_executor_may_change_a_process() {
         let colony = server.colony().await;
         let a = &colony.executor;
         let b = server.executor(&colony, WORKER, true).await;
-        let p = client
-            .submit(spec(&colony.name, WORKER, "f"), &a.key)
-            .await
-            .unwrap();
+        let p = client.submit(spec(&colony.name, WORKER, "f"), &a.key).await.unwrap();
 
         // Not assigned yet: nobody may close it.
-        refused(
-            client.close(&p.processid, vec![json!(1)], &a.key).await,
-            403,
-        );
+        refused(client.close(&p.processid, vec![json!(1)], &a.key).await, 403);
 
-        let assigned = client
-            .assign(&colony.name, 5, &a.key)
-            .await
-            .unwrap()
-            .unwrap();
+        let assigned = client.assign(&colony.name, 5, &a.key).await.unwrap().unwrap();
         assert_eq!(assigned.processid, p.processid);
         let before = client.get_process(&p.processid, &a.key).await.unwrap();
 
+        refused(client.close(&p.processid, vec![json!("stolen")], &b.key).await, 403);
+        refused(client.fail(&p.processid, vec!["stolen".into()], &b.key).await, 403);
         refused(
-            client
-                .close(&p.processid, vec![json!("stolen")], &b.key)
-                .await,
-            403,
-        );
-        refused(
-            client
-                .fail(&p.processid, vec!["stolen".into()], &b.key)
-                .await,
-            403,
-        );
-        refused(
-            client
-                .set_output(&p.processid, vec![json!("stolen")], &b.key)
-                .await,
+            client.set_output(&p.processid, vec![json!("stolen")], &b.key).await,
             403,
         );
         refused(client.add_log(&p.processid, "stolen", &b.key).await, 403);
@@ -253,10 +201,7 @@ async fn only_the_assigned_executor_may_change_a_process() {
         assert_eq!(after.assignedexecutorid, a.id());
         assert!(after.output.is_empty());
 
-        client
-            .close(&p.processid, vec![json!("ok")], &a.key)
-            .await
-            .unwrap();
+        client.close(&p.processid, vec![json!("ok")], &a.key).await.unwrap();
         let done = client.get_process(&p.processid, &b.key).await.unwrap();
         assert_eq!(done.state, state::SUCCESS);
         assert_eq!(done.output, vec![json!("ok")]);
@@ -295,15 +240,9 @@ async fn server_owner_calls_are_refused_to_others() {
         // The colony survived, and the server owner sees it.
         let all = client.get_colonies(server.server_key()).await.unwrap();
         assert!(all.iter().any(|c| c.name == colony.name));
-        client
-            .get_colony(&colony.name, &colony.executor.key)
-            .await
-            .unwrap();
+        client.get_colony(&colony.name, &colony.executor.key).await.unwrap();
         // The server owner is not a member of any colony.
-        let msg = refused(
-            client.get_colony(&colony.name, server.server_key()).await,
-            403,
-        );
+        let msg = refused(client.get_colony(&colony.name, server.server_key()).await, 403);
         assert!(msg.contains("Access denied"), "{msg}");
     })
     .await;

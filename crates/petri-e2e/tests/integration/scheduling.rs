@@ -50,10 +50,7 @@ async fn fifo_for_back_to_back_submissions() {
         let key = &colony.executor.key;
         let names: Vec<String> = (0..20).map(|i| format!("p{i:02}")).collect();
         for n in &names {
-            client
-                .submit(spec(&colony.name, WORKER, n), key)
-                .await
-                .unwrap();
+            client.submit(spec(&colony.name, WORKER, n), key).await.unwrap();
         }
         assert_eq!(drain(&client, &colony.name, key).await, names);
     })
@@ -69,30 +66,16 @@ async fn executor_type_must_match() {
         let gpu = server.executor(&colony, "gpu", true).await;
         let key = &colony.executor.key;
 
-        let for_gpu = client
-            .submit(spec(&colony.name, "gpu", "train"), key)
-            .await
-            .unwrap();
-        let for_worker = client
-            .submit(spec(&colony.name, WORKER, "work"), key)
-            .await
-            .unwrap();
+        let for_gpu = client.submit(spec(&colony.name, "gpu", "train"), key).await.unwrap();
+        let for_worker = client.submit(spec(&colony.name, WORKER, "work"), key).await.unwrap();
 
         let got = client.assign(&colony.name, -1, key).await.unwrap().unwrap();
         assert_eq!(got.processid, for_worker.processid);
         assert!(
-            client
-                .assign(&colony.name, -1, key)
-                .await
-                .unwrap()
-                .is_none(),
+            client.assign(&colony.name, -1, key).await.unwrap().is_none(),
             "a worker must not get the gpu process"
         );
-        let got: Process = client
-            .assign(&colony.name, -1, &gpu.key)
-            .await
-            .unwrap()
-            .unwrap();
+        let got: Process = client.assign(&colony.name, -1, &gpu.key).await.unwrap().unwrap();
         assert_eq!(got.processid, for_gpu.processid);
         assert_eq!(got.assignedexecutorid, gpu.id());
     })
@@ -120,45 +103,18 @@ async fn executornames_restricts_to_named_executors() {
         let anyone = client.submit(empty_list, &a.key).await.unwrap();
 
         // a is named nowhere: it skips the two restricted processes.
-        let got = client
-            .assign(&colony.name, -1, &a.key)
-            .await
-            .unwrap()
-            .unwrap();
+        let got = client.assign(&colony.name, -1, &a.key).await.unwrap().unwrap();
         assert_eq!(got.processid, anyone.processid);
-        assert!(
-            client
-                .assign(&colony.name, -1, &a.key)
-                .await
-                .unwrap()
-                .is_none()
-        );
+        assert!(client.assign(&colony.name, -1, &a.key).await.unwrap().is_none());
 
         // c may take b-or-c but not only-b, although only-b is older.
-        let got = client
-            .assign(&colony.name, -1, &c.key)
-            .await
-            .unwrap()
-            .unwrap();
+        let got = client.assign(&colony.name, -1, &c.key).await.unwrap().unwrap();
         assert_eq!(got.processid, b_or_c.processid);
-        assert!(
-            client
-                .assign(&colony.name, -1, &c.key)
-                .await
-                .unwrap()
-                .is_none()
-        );
+        assert!(client.assign(&colony.name, -1, &c.key).await.unwrap().is_none());
 
-        let got = client
-            .assign(&colony.name, -1, &b.key)
-            .await
-            .unwrap()
-            .unwrap();
+        let got = client.assign(&colony.name, -1, &b.key).await.unwrap().unwrap();
         assert_eq!(got.processid, only_b.processid);
-        assert_eq!(
-            got.spec.conditions.executornames,
-            Some(vec![b.name.clone()])
-        );
+        assert_eq!(got.spec.conditions.executornames, Some(vec![b.name.clone()]));
     })
     .await;
 }
@@ -174,20 +130,8 @@ async fn assignment_is_per_colony() {
             .submit(spec(&one.name, WORKER, "f"), &one.executor.key)
             .await
             .unwrap();
-        assert!(
-            client
-                .assign(&two.name, -1, &two.executor.key)
-                .await
-                .unwrap()
-                .is_none()
-        );
-        assert!(
-            client
-                .assign(&one.name, -1, &one.executor.key)
-                .await
-                .unwrap()
-                .is_some()
-        );
+        assert!(client.assign(&two.name, -1, &two.executor.key).await.unwrap().is_none());
+        assert!(client.assign(&one.name, -1, &one.executor.key).await.unwrap().is_some());
     })
     .await;
 }

@@ -22,10 +22,7 @@ async fn shutdown_does_not_wait_for_pending_long_polls() {
         server.restart().await;
         let elapsed = started.elapsed();
         let answer = poller.await.unwrap();
-        assert!(
-            !matches!(answer, Ok(Some(_))),
-            "nothing was submitted: {answer:?}"
-        );
+        assert!(!matches!(answer, Ok(Some(_))), "nothing was submitted: {answer:?}");
         assert!(
             elapsed < Duration::from_secs(3),
             "a graceful shutdown waited {elapsed:?} for an executor's long-poll \
@@ -56,10 +53,7 @@ async fn shutdown_ends_pubsub_subscriptions() {
         let colony = server.colony().await;
         let key = &colony.executor.key;
         let client = server.client();
-        let p = client
-            .submit(spec(&colony.name, WORKER, "f"), key)
-            .await
-            .unwrap();
+        let p = client.submit(spec(&colony.name, WORKER, "f"), key).await.unwrap();
         let waiter = {
             let client = client.clone();
             let p = p.clone();

@@ -17,8 +17,7 @@ async fn post(server: &TestServer, body: impl Into<reqwest::Body>) -> (u16, Valu
         .expect("the server answers");
     let status = response.status().as_u16();
     let text = response.text().await.expect("a reply body");
-    let json = serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("the reply is not JSON ({e}): {text:?}"));
+    let json = serde_json::from_str(&text).unwrap_or_else(|e| panic!("the reply is not JSON ({e}): {text:?}"));
     (status, json)
 }
 
@@ -27,19 +26,10 @@ fn error_envelope(reply: &Value, status: u16) -> String {
     assert_eq!(reply["payloadtype"], "error", "{reply}");
     assert_eq!(reply["error"], true, "{reply}");
     let payload = reply["payload"].as_str().expect("the payload is a string");
-    let bytes = STANDARD
-        .decode(payload)
-        .expect("the payload is padded standard base64");
+    let bytes = STANDARD.decode(payload).expect("the payload is padded standard base64");
     let body: Value = serde_json::from_slice(&bytes).expect("the payload is JSON");
-    assert_eq!(
-        body["status"],
-        json!(status),
-        "status is an integer: {body}"
-    );
-    body["message"]
-        .as_str()
-        .expect("the message is a string")
-        .to_owned()
+    assert_eq!(body["status"], json!(status), "status is an integer: {body}");
+    body["message"].as_str().expect("the message is a string").to_owned()
 }
 
 /// A signed envelope for the JSON message `msg`.
@@ -104,8 +94,7 @@ async fn bad_signatures_are_403() {
         let server = TestServer::start().await;
         let colony = server.colony().await;
         let msg = json!({"msgtype": "getcolonymsg", "colonyname": colony.name});
-        let good: Envelope =
-            serde_json::from_str(&envelope("getcolonymsg", &msg, &colony.executor.key)).unwrap();
+        let good: Envelope = serde_json::from_str(&envelope("getcolonymsg", &msg, &colony.executor.key)).unwrap();
 
         let mut cases: Vec<(&str, Envelope)> = Vec::new();
         let mut e = good.clone();
@@ -159,11 +148,7 @@ async fn unknown_payloadtype_is_403() {
     within(30, async {
         let server = TestServer::start().await;
         let colony = server.colony().await;
-        let body = envelope(
-            "nosuchmsg",
-            &json!({"msgtype": "nosuchmsg"}),
-            &colony.executor.key,
-        );
+        let body = envelope("nosuchmsg", &json!({"msgtype": "nosuchmsg"}), &colony.executor.key);
         let (status, reply) = post(&server, body).await;
         assert_eq!(status, 403, "{reply}");
         let msg = error_envelope(&reply, 403);
@@ -206,9 +191,7 @@ async fn msgtype_must_match_payloadtype() {
 async fn health_and_version_need_no_signature() {
     within(30, async {
         let server = TestServer::start().await;
-        let response = reqwest::get(format!("{}/health", server.base_url()))
-            .await
-            .unwrap();
+        let response = reqwest::get(format!("{}/health", server.base_url())).await.unwrap();
         assert_eq!(response.status().as_u16(), 200);
         assert!(server.client().alive().await.unwrap());
 

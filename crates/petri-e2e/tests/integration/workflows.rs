@@ -10,11 +10,7 @@ use petri_sdk::Client;
 use serde_json::{Value, json};
 
 /// The graph's processes by node name.
-async fn by_node(
-    client: &Client,
-    graph: &ProcessGraph,
-    key: &PrivateKey,
-) -> HashMap<String, Process> {
+async fn by_node(client: &Client, graph: &ProcessGraph, key: &PrivateKey) -> HashMap<String, Process> {
     let mut out = HashMap::new();
     for id in &graph.processids {
         let p = client.get_process(id, key).await.unwrap();
@@ -54,10 +50,7 @@ async fn diamond_passes_outputs_along_the_graph() {
         assert_eq!(submitted.state, state::WAITING);
         assert_eq!(submitted.colonyname, colony.name);
         assert_eq!(submitted.processids.len(), 4);
-        assert_eq!(
-            submitted.rootprocessids,
-            vec![submitted.processids[0].clone()]
-        );
+        assert_eq!(submitted.rootprocessids, vec![submitted.processids[0].clone()]);
         assert_eq!(submitted.initiatorname, colony.executor.name);
         let gid = submitted.processgraphid.clone();
 
@@ -92,46 +85,27 @@ async fn diamond_passes_outputs_along_the_graph() {
         assert_eq!(labels, ["a", "b", "c", "d"].map(String::from).into());
         assert_eq!(p["d"].parents, vec![id("b"), id("c")]);
         assert!(p["d"].waitforparents && p["b"].waitforparents && !p["a"].waitforparents);
-        assert!(
-            p.values()
-                .all(|q| q.processgraphid == gid && q.state == state::WAITING)
-        );
+        assert!(p.values().all(|q| q.processgraphid == gid && q.state == state::WAITING));
 
         // Only the root is ready.
         let a = assign_now(&client, c, key).await.expect("a is ready");
         assert_eq!(a.spec.nodename, "a");
-        assert!(
-            assign_now(&client, c, key).await.is_none(),
-            "b and c wait for a"
-        );
-        assert_eq!(
-            client.get_graph(&gid, key).await.unwrap().state,
-            state::RUNNING
-        );
+        assert!(assign_now(&client, c, key).await.is_none(), "b and c wait for a");
+        assert_eq!(client.get_graph(&gid, key).await.unwrap().state, state::RUNNING);
         client
             .close(&a.processid, vec![json!("A1"), json!("A2")], key)
             .await
             .unwrap();
 
         let first = assign_now(&client, c, key).await.expect("b or c is ready");
-        let second = assign_now(&client, c, key)
-            .await
-            .expect("b and c are both ready");
+        let second = assign_now(&client, c, key).await.expect("b and c are both ready");
         let mut mids = [first.spec.nodename.clone(), second.spec.nodename.clone()];
         mids.sort();
         assert_eq!(mids, ["b".to_owned(), "c".to_owned()]);
         for mid in [&first, &second] {
-            assert_eq!(
-                mid.input,
-                Some(vec![json!("A1"), json!("A2")]),
-                "{}",
-                mid.spec.nodename
-            );
+            assert_eq!(mid.input, Some(vec![json!("A1"), json!("A2")]), "{}", mid.spec.nodename);
         }
-        assert!(
-            assign_now(&client, c, key).await.is_none(),
-            "d waits for b and c"
-        );
+        assert!(assign_now(&client, c, key).await.is_none(), "d waits for b and c");
         let (b, cc) = if first.spec.nodename == "b" {
             (first, second)
         } else {
@@ -139,30 +113,15 @@ async fn diamond_passes_outputs_along_the_graph() {
         };
 
         // Close c first: d's input follows its parents' order, not the closing order.
-        client
-            .close(&cc.processid, vec![json!("c-out")], key)
-            .await
-            .unwrap();
-        assert!(
-            assign_now(&client, c, key).await.is_none(),
-            "d still waits for b"
-        );
-        assert_eq!(
-            client.get_graph(&gid, key).await.unwrap().state,
-            state::RUNNING
-        );
-        client
-            .close(&b.processid, vec![json!("b-out")], key)
-            .await
-            .unwrap();
+        client.close(&cc.processid, vec![json!("c-out")], key).await.unwrap();
+        assert!(assign_now(&client, c, key).await.is_none(), "d still waits for b");
+        assert_eq!(client.get_graph(&gid, key).await.unwrap().state, state::RUNNING);
+        client.close(&b.processid, vec![json!("b-out")], key).await.unwrap();
 
         let d = assign_now(&client, c, key).await.expect("d is ready");
         assert_eq!(d.spec.nodename, "d");
         assert_eq!(d.input, Some(vec![json!("b-out"), json!("c-out")]));
-        client
-            .close(&d.processid, vec![json!("done")], key)
-            .await
-            .unwrap();
+        client.close(&d.processid, vec![json!("done")], key).await.unwrap();
 
         let graph = client.get_graph(&gid, key).await.unwrap();
         assert_eq!(graph.state, state::SUCCESS);
@@ -210,23 +169,14 @@ async fn a_failed_node_fails_its_descendants_and_the_graph() {
                 a = Some(p);
             } else {
                 assert_eq!(p.spec.nodename, "e");
-                client
-                    .close(&p.processid, vec![json!("e")], key)
-                    .await
-                    .unwrap();
+                client.close(&p.processid, vec![json!("e")], key).await.unwrap();
             }
         }
         let a = a.expect("a was assigned");
-        client
-            .close(&a.processid, vec![json!("a")], key)
-            .await
-            .unwrap();
+        client.close(&a.processid, vec![json!("a")], key).await.unwrap();
         let b = assign_now(&client, c, key).await.expect("b is ready");
         assert_eq!(b.spec.nodename, "b");
-        client
-            .fail(&b.processid, vec!["boom".into()], key)
-            .await
-            .unwrap();
+        client.fail(&b.processid, vec!["boom".into()], key).await.unwrap();
 
         let graph = client.get_graph(&gid, key).await.unwrap();
         assert_eq!(graph.state, state::FAILED);
@@ -263,20 +213,14 @@ async fn a_failed_leaf_fails_the_graph() {
         let c = colony.name.as_str();
         let key = &colony.executor.key;
         let graph = client
-            .submit_workflow(
-                workflow(c, vec![node(c, "a", &[]), node(c, "b", &["a"])]),
-                key,
-            )
+            .submit_workflow(workflow(c, vec![node(c, "a", &[]), node(c, "b", &["a"])]), key)
             .await
             .unwrap();
         let a = assign_now(&client, c, key).await.unwrap();
         client.close(&a.processid, vec![], key).await.unwrap();
         let b = assign_now(&client, c, key).await.unwrap();
         assert_eq!(b.input, None, "parents without output give no input");
-        client
-            .fail(&b.processid, vec!["x".into()], key)
-            .await
-            .unwrap();
+        client.fail(&b.processid, vec!["x".into()], key).await.unwrap();
         let graph = client.get_graph(&graph.processgraphid, key).await.unwrap();
         assert_eq!(graph.state, state::FAILED);
     })
@@ -327,10 +271,7 @@ async fn map_reduce_with_add_child() {
         let key = &colony.executor.key;
 
         let submitted = client
-            .submit_workflow(
-                workflow(c, vec![node(c, "map", &[]), node(c, "reduce", &["map"])]),
-                key,
-            )
+            .submit_workflow(workflow(c, vec![node(c, "map", &[]), node(c, "reduce", &["map"])]), key)
             .await
             .unwrap();
         let gid = submitted.processgraphid.clone();
@@ -356,10 +297,7 @@ async fn map_reduce_with_add_child() {
             assert_eq!(child.state, state::WAITING);
             gens.push(child.processid);
         }
-        assert!(
-            assign_now(&client, c, key).await.is_none(),
-            "children wait for map"
-        );
+        assert!(assign_now(&client, c, key).await.is_none(), "children wait for map");
 
         let graph = client.get_graph(&gid, key).await.unwrap();
         assert_eq!(graph.processids.len(), 7);
@@ -372,25 +310,16 @@ async fn map_reduce_with_add_child() {
             "reduce's parents are the five children, in order"
         );
 
-        client
-            .close(&map.processid, vec![json!("M")], key)
-            .await
-            .unwrap();
+        client.close(&map.processid, vec![json!("M")], key).await.unwrap();
         let mut seen = BTreeSet::new();
         for _ in 0..5 {
-            let g = assign_now(&client, c, key)
-                .await
-                .expect("a gen_nums child is ready");
+            let g = assign_now(&client, c, key).await.expect("a gen_nums child is ready");
             assert_eq!(g.spec.funcname, "gen_nums");
             assert_eq!(g.input, Some(vec![json!("M")]));
             seen.insert(g.processid.clone());
             let i = g.spec.nodename.trim_start_matches("gen_nums_").to_owned();
             client
-                .close(
-                    &g.processid,
-                    vec![json!(format!("g{i}")), json!(1), json!(2)],
-                    key,
-                )
+                .close(&g.processid, vec![json!(format!("g{i}")), json!(1), json!(2)], key)
                 .await
                 .unwrap();
         }
@@ -404,10 +333,7 @@ async fn map_reduce_with_add_child() {
             .collect();
         assert_eq!(input, expected);
         let total: i64 = input.iter().filter_map(Value::as_i64).sum();
-        client
-            .close(&r.processid, vec![json!(total)], key)
-            .await
-            .unwrap();
+        client.close(&r.processid, vec![json!(total)], key).await.unwrap();
 
         let graph = client.get_graph(&gid, key).await.unwrap();
         assert_eq!(graph.state, state::SUCCESS);
@@ -430,10 +356,7 @@ async fn add_child_needs_the_running_parent_and_its_executor() {
         let c = colony.name.as_str();
         let key = &colony.executor.key;
         let graph = client
-            .submit_workflow(
-                workflow(c, vec![node(c, "map", &[]), node(c, "reduce", &["map"])]),
-                key,
-            )
+            .submit_workflow(workflow(c, vec![node(c, "map", &[]), node(c, "reduce", &["map"])]), key)
             .await
             .unwrap();
         let gid = graph.processgraphid.clone();
@@ -441,22 +364,14 @@ async fn add_child_needs_the_running_parent_and_its_executor() {
         let child = || node(c, "extra", &[]);
 
         // The parent is not running yet.
-        let r = client
-            .add_child(&gid, &map_id, "", child(), false, key)
-            .await;
+        let r = client.add_child(&gid, &map_id, "", child(), false, key).await;
         assert!(r.is_err(), "adding to a waiting parent: {r:?}");
 
         let map = assign_now(&client, c, key).await.unwrap();
         assert_eq!(map.processid, map_id);
         // Another executor may not add children to it.
-        let r = client
-            .add_child(&gid, &map_id, "", child(), false, &other.key)
-            .await;
-        assert_eq!(
-            r.as_ref().err().and_then(|e| e.status()),
-            Some(403),
-            "{r:?}"
-        );
+        let r = client.add_child(&gid, &map_id, "", child(), false, &other.key).await;
+        assert_eq!(r.as_ref().err().and_then(|e| e.status()), Some(403), "{r:?}");
         // A standalone process has no graph.
         let lone = client
             .submit(petri_e2e::spec(c, petri_e2e::WORKER, "lone"), &other.key)

@@ -1,16 +1,10 @@
-use petri_api::msg::{
-    AddColony, AddUser, GetColonies, GetColony, GetColonyStats, GetUsers, RemoveColony, RemoveUser,
-};
+use petri_api::msg::{AddColony, AddUser, GetColonies, GetColony, GetColonyStats, GetUsers, RemoveColony, RemoveUser};
 
 use super::{check_id, check_name, empty, json};
 use crate::AppState;
 use crate::error::{RpcFailure, RpcResult};
 
-pub(crate) async fn add_colony(
-    state: &AppState,
-    signer: &str,
-    msg: AddColony,
-) -> RpcResult<Vec<u8>> {
+pub(crate) async fn add_colony(state: &AppState, signer: &str, msg: AddColony) -> RpcResult<Vec<u8>> {
     state.require_server_owner(signer)?;
     let colony = msg.colony;
     check_id("colonyid", &colony.colonyid)?;
@@ -26,11 +20,7 @@ pub(crate) async fn add_colony(
     json(&colony)
 }
 
-pub(crate) async fn remove_colony(
-    state: &AppState,
-    signer: &str,
-    msg: RemoveColony,
-) -> RpcResult<Vec<u8>> {
+pub(crate) async fn remove_colony(state: &AppState, signer: &str, msg: RemoveColony) -> RpcResult<Vec<u8>> {
     state.require_server_owner(signer)?;
     if !state.store.remove_colony(&msg.colonyname).await? {
         return Err(RpcFailure::bad_request(format!(
@@ -42,39 +32,22 @@ pub(crate) async fn remove_colony(
     empty()
 }
 
-pub(crate) async fn get_colonies(
-    state: &AppState,
-    signer: &str,
-    _msg: GetColonies,
-) -> RpcResult<Vec<u8>> {
+pub(crate) async fn get_colonies(state: &AppState, signer: &str, _msg: GetColonies) -> RpcResult<Vec<u8>> {
     state.require_server_owner(signer)?;
     json(&state.store.list_colonies().await?)
 }
 
-pub(crate) async fn get_colony(
-    state: &AppState,
-    signer: &str,
-    msg: GetColony,
-) -> RpcResult<Vec<u8>> {
+pub(crate) async fn get_colony(state: &AppState, signer: &str, msg: GetColony) -> RpcResult<Vec<u8>> {
     state.require_member(signer, &msg.colonyname).await?;
     let colony = state
         .store
         .get_colony(&msg.colonyname)
         .await?
-        .ok_or_else(|| {
-            RpcFailure::not_found(format!(
-                "Colony with name {} does not exists",
-                msg.colonyname
-            ))
-        })?;
+        .ok_or_else(|| RpcFailure::not_found(format!("Colony with name {} does not exists", msg.colonyname)))?;
     json(&colony)
 }
 
-pub(crate) async fn get_colony_stats(
-    state: &AppState,
-    signer: &str,
-    msg: GetColonyStats,
-) -> RpcResult<Vec<u8>> {
+pub(crate) async fn get_colony_stats(state: &AppState, signer: &str, msg: GetColonyStats) -> RpcResult<Vec<u8>> {
     state.require_member(signer, &msg.colonyname).await?;
     json(&state.store.stats(&msg.colonyname).await?)
 }
@@ -98,17 +71,10 @@ pub(crate) async fn get_users(state: &AppState, signer: &str, msg: GetUsers) -> 
     json(&state.store.list_users(&msg.colonyname).await?)
 }
 
-pub(crate) async fn remove_user(
-    state: &AppState,
-    signer: &str,
-    msg: RemoveUser,
-) -> RpcResult<Vec<u8>> {
+pub(crate) async fn remove_user(state: &AppState, signer: &str, msg: RemoveUser) -> RpcResult<Vec<u8>> {
     state.require_colony_owner(signer, &msg.colonyname).await?;
     if !state.store.remove_user(&msg.colonyname, &msg.name).await? {
-        return Err(RpcFailure::not_found(format!(
-            "User with name {} not found",
-            msg.name
-        )));
+        return Err(RpcFailure::not_found(format!("User with name {} not found", msg.name)));
     }
     empty()
 }

@@ -1,8 +1,8 @@
 use petri_api::Timestamp;
 use petri_api::model::{Executor, Function, executor_state};
 use petri_api::msg::{
-    AddExecutor, AddFunction, ApproveExecutor, GetExecutor, GetExecutors, GetFunctions,
-    RejectExecutor, RemoveExecutor, RemoveFunction,
+    AddExecutor, AddFunction, ApproveExecutor, GetExecutor, GetExecutors, GetFunctions, RejectExecutor, RemoveExecutor,
+    RemoveFunction,
 };
 use serde_json::json as j;
 
@@ -10,11 +10,7 @@ use super::{check_id, check_name, empty, json};
 use crate::AppState;
 use crate::error::{RpcFailure, RpcResult};
 
-pub(crate) async fn add_executor(
-    state: &AppState,
-    signer: &str,
-    msg: AddExecutor,
-) -> RpcResult<Vec<u8>> {
+pub(crate) async fn add_executor(state: &AppState, signer: &str, msg: AddExecutor) -> RpcResult<Vec<u8>> {
     let mut e = msg.executor;
     state.require_colony_owner(signer, &e.colonyname).await?;
     check_id("executorid", &e.executorid)?;
@@ -29,11 +25,7 @@ pub(crate) async fn add_executor(
     if e.allocations.is_null() {
         e.allocations = j!({"projects": null});
     }
-    match state
-        .store
-        .get_executor(&e.colonyname, &e.executorname)
-        .await?
-    {
+    match state.store.get_executor(&e.colonyname, &e.executorname).await? {
         None => state.store.add_executor(e.clone()).await?,
         Some(_) if state.config.allow_executor_reregister => {
             // The new registration replaces the old one and must be approved again.
@@ -50,43 +42,25 @@ pub(crate) async fn add_executor(
     json(&e)
 }
 
-pub(crate) async fn get_executors(
-    state: &AppState,
-    signer: &str,
-    msg: GetExecutors,
-) -> RpcResult<Vec<u8>> {
+pub(crate) async fn get_executors(state: &AppState, signer: &str, msg: GetExecutors) -> RpcResult<Vec<u8>> {
     state.require_any_member(signer, &msg.colonyname).await?;
     json(&state.store.list_executors(&msg.colonyname).await?)
 }
 
 async fn find_executor(state: &AppState, colony: &str, name: &str) -> RpcResult<Executor> {
-    state
-        .store
-        .get_executor(colony, name)
-        .await?
-        .ok_or_else(|| {
-            RpcFailure::not_found(format!(
-                "Failed to get executor, executor {name} not found in Colony {colony}"
-            ))
-        })
+    state.store.get_executor(colony, name).await?.ok_or_else(|| {
+        RpcFailure::not_found(format!(
+            "Failed to get executor, executor {name} not found in Colony {colony}"
+        ))
+    })
 }
 
-pub(crate) async fn get_executor(
-    state: &AppState,
-    signer: &str,
-    msg: GetExecutor,
-) -> RpcResult<Vec<u8>> {
+pub(crate) async fn get_executor(state: &AppState, signer: &str, msg: GetExecutor) -> RpcResult<Vec<u8>> {
     state.require_member(signer, &msg.colonyname).await?;
     json(&find_executor(state, &msg.colonyname, &msg.executorname).await?)
 }
 
-async fn set_state(
-    state: &AppState,
-    signer: &str,
-    colony: &str,
-    name: &str,
-    new_state: i32,
-) -> RpcResult<Executor> {
+async fn set_state(state: &AppState, signer: &str, colony: &str, name: &str, new_state: i32) -> RpcResult<Executor> {
     state.require_colony_owner(signer, colony).await?;
     let mut e = find_executor(state, colony, name).await?;
     e.state = new_state;
@@ -95,11 +69,7 @@ async fn set_state(
     Ok(e)
 }
 
-pub(crate) async fn approve_executor(
-    state: &AppState,
-    signer: &str,
-    msg: ApproveExecutor,
-) -> RpcResult<Vec<u8>> {
+pub(crate) async fn approve_executor(state: &AppState, signer: &str, msg: ApproveExecutor) -> RpcResult<Vec<u8>> {
     set_state(
         state,
         signer,
@@ -111,11 +81,7 @@ pub(crate) async fn approve_executor(
     empty()
 }
 
-pub(crate) async fn reject_executor(
-    state: &AppState,
-    signer: &str,
-    msg: RejectExecutor,
-) -> RpcResult<Vec<u8>> {
+pub(crate) async fn reject_executor(state: &AppState, signer: &str, msg: RejectExecutor) -> RpcResult<Vec<u8>> {
     set_state(
         state,
         signer,
@@ -127,11 +93,7 @@ pub(crate) async fn reject_executor(
     empty()
 }
 
-pub(crate) async fn remove_executor(
-    state: &AppState,
-    signer: &str,
-    msg: RemoveExecutor,
-) -> RpcResult<Vec<u8>> {
+pub(crate) async fn remove_executor(state: &AppState, signer: &str, msg: RemoveExecutor) -> RpcResult<Vec<u8>> {
     let e = set_state(
         state,
         signer,
@@ -155,18 +117,11 @@ pub(crate) async fn remove_executor(
             .await?;
         state.publish(&ws);
     }
-    state
-        .store
-        .remove_functions_of(&e.colonyname, &e.executorname)
-        .await?;
+    state.store.remove_functions_of(&e.colonyname, &e.executorname).await?;
     empty()
 }
 
-pub(crate) async fn add_function(
-    state: &AppState,
-    signer: &str,
-    msg: AddFunction,
-) -> RpcResult<Vec<u8>> {
+pub(crate) async fn add_function(state: &AppState, signer: &str, msg: AddFunction) -> RpcResult<Vec<u8>> {
     let mut f = msg.fun;
     state.require_member(signer, &f.colonyname).await?;
     check_name("Function name", &f.funcname)?;
@@ -205,33 +160,20 @@ pub(crate) async fn add_function(
     json(&f)
 }
 
-pub(crate) async fn get_functions(
-    state: &AppState,
-    signer: &str,
-    msg: GetFunctions,
-) -> RpcResult<Vec<u8>> {
+pub(crate) async fn get_functions(state: &AppState, signer: &str, msg: GetFunctions) -> RpcResult<Vec<u8>> {
     state.require_member(signer, &msg.colonyname).await?;
     let name = (!msg.executorname.is_empty()).then_some(msg.executorname.as_str());
     json(&state.store.list_functions(&msg.colonyname, name).await?)
 }
 
-pub(crate) async fn remove_function(
-    state: &AppState,
-    signer: &str,
-    msg: RemoveFunction,
-) -> RpcResult<Vec<u8>> {
+pub(crate) async fn remove_function(state: &AppState, signer: &str, msg: RemoveFunction) -> RpcResult<Vec<u8>> {
     let f = state
         .store
         .get_function(&msg.functionid)
         .await?
-        .ok_or_else(|| {
-            RpcFailure::not_found(format!("Function with id {} not found", msg.functionid))
-        })?;
+        .ok_or_else(|| RpcFailure::not_found(format!("Function with id {} not found", msg.functionid)))?;
     state.require_member(signer, &f.colonyname).await?;
-    let owner = state
-        .store
-        .get_executor(&f.colonyname, &f.executorname)
-        .await?;
+    let owner = state.store.get_executor(&f.colonyname, &f.executorname).await?;
     if owner.is_some_and(|e| e.executorid != signer) {
         return Err(RpcFailure::forbidden(
             "Not allowed to remove a function of another executor",

@@ -13,13 +13,9 @@ const MAX_LOG_BYTES: usize = 64 * 1024;
 
 pub(crate) async fn add_log(state: &AppState, signer: &str, msg: AddLog) -> RpcResult<Vec<u8>> {
     let p = find_process(state, &msg.processid).await?;
-    let e = state
-        .require_executor(signer, &p.spec.conditions.colonyname)
-        .await?;
+    let e = state.require_executor(signer, &p.spec.conditions.colonyname).await?;
     if p.state != state::RUNNING {
-        return Err(RpcFailure::forbidden(
-            "Failed to add log, process is not running",
-        ));
+        return Err(RpcFailure::forbidden("Failed to add log, process is not running"));
     }
     if p.assignedexecutorid != signer {
         return Err(RpcFailure::forbidden(
@@ -46,9 +42,7 @@ pub(crate) async fn add_log(state: &AppState, signer: &str, msg: AddLog) -> RpcR
 
 pub(crate) async fn get_logs(state: &AppState, signer: &str, msg: GetLogs) -> RpcResult<Vec<u8>> {
     if msg.count > 500 {
-        return Err(RpcFailure::bad_request(
-            "Count is larger than MaxCount limit <500>",
-        ));
+        return Err(RpcFailure::bad_request("Count is larger than MaxCount limit <500>"));
     }
     let mut query = LogQuery {
         colony: msg.colonyname.clone(),
@@ -73,9 +67,7 @@ pub(crate) async fn get_logs(state: &AppState, signer: &str, msg: GetLogs) -> Rp
         query.executorname = Some(msg.executorname);
     } else {
         let p = find_process(state, &msg.processid).await?;
-        state
-            .require_member(signer, &p.spec.conditions.colonyname)
-            .await?;
+        state.require_member(signer, &p.spec.conditions.colonyname).await?;
         query.processid = Some(p.processid);
     }
     json(&state.store.get_logs(&query).await?)

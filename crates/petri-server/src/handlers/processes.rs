@@ -3,12 +3,10 @@ use std::time::Duration;
 use petri_api::Timestamp;
 use petri_api::model::{Process, state};
 use petri_api::msg::{
-    AddAttribute, AssignProcess, CloseFailed, CloseSuccessful, GetAttribute, GetProcess,
-    GetProcesses, RemoveAllProcesses, RemoveProcess, SetOutput, SubmitFunctionSpec,
+    AddAttribute, AssignProcess, CloseFailed, CloseSuccessful, GetAttribute, GetProcess, GetProcesses,
+    RemoveAllProcesses, RemoveProcess, SetOutput, SubmitFunctionSpec,
 };
-use petri_core::{
-    Initiator, Limits, Workspace, new_process, normalize_spec, parse_cpu_millis, parse_mem_mib,
-};
+use petri_core::{Initiator, Limits, Workspace, new_process, normalize_spec, parse_cpu_millis, parse_mem_mib};
 use petri_store::ProcessQuery;
 use tokio::time::Instant;
 
@@ -35,22 +33,16 @@ impl AppState {
 }
 
 pub(crate) async fn find_process(state: &AppState, id: &str) -> RpcResult<Process> {
-    state.store.get_process(id).await?.ok_or_else(|| {
-        RpcFailure::not_found(format!(
-            "Failed to get process, process with id {id:?} not found"
-        ))
-    })
+    state
+        .store
+        .get_process(id)
+        .await?
+        .ok_or_else(|| RpcFailure::not_found(format!("Failed to get process, process with id {id:?} not found")))
 }
 
-pub(crate) async fn submit(
-    state: &AppState,
-    signer: &str,
-    msg: SubmitFunctionSpec,
-) -> RpcResult<Vec<u8>> {
+pub(crate) async fn submit(state: &AppState, signer: &str, msg: SubmitFunctionSpec) -> RpcResult<Vec<u8>> {
     let mut spec = msg.spec;
-    let member = state
-        .require_member(signer, &spec.conditions.colonyname)
-        .await?;
+    let member = state.require_member(signer, &spec.conditions.colonyname).await?;
     normalize_spec(&mut spec)?;
     let initiator = Initiator {
         id: signer.to_owned(),
@@ -68,10 +60,7 @@ fn limits(msg: &AssignProcess) -> RpcResult<Limits> {
         None
     } else {
         Some(parse_cpu_millis(&msg.availablecpu).ok_or_else(|| {
-            RpcFailure::bad_request(format!(
-                "Invalid availablecpu {:?}, expected <int>m",
-                msg.availablecpu
-            ))
+            RpcFailure::bad_request(format!("Invalid availablecpu {:?}, expected <int>m", msg.availablecpu))
         })?)
     };
     let mem = if msg.availablemem.is_empty() {
@@ -90,25 +79,15 @@ fn limits(msg: &AssignProcess) -> RpcResult<Limits> {
     })
 }
 
-pub(crate) async fn assign(
-    state: &AppState,
-    signer: &str,
-    msg: AssignProcess,
-) -> RpcResult<Vec<u8>> {
+pub(crate) async fn assign(state: &AppState, signer: &str, msg: AssignProcess) -> RpcResult<Vec<u8>> {
     if msg.timeout == 0 {
-        return Err(RpcFailure::bad_request(
-            "Invalid timeout value, timeout cannot be zero",
-        ));
+        return Err(RpcFailure::bad_request("Invalid timeout value, timeout cannot be zero"));
     }
     let executor = state.require_executor(signer, &msg.colonyname).await?;
     let limits = limits(&msg)?;
     state
         .store
-        .touch_executor(
-            &executor.colonyname,
-            &executor.executorname,
-            Timestamp::now(),
-        )
+        .touch_executor(&executor.colonyname, &executor.executorname, Timestamp::now())
         .await?;
     let wait = Duration::from_secs(msg.timeout.max(0) as u64).min(state.config.max_assign_timeout);
     let deadline = Instant::now() + wait;
@@ -118,11 +97,7 @@ pub(crate) async fn assign(
         let notified = state.events.ready.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        if let Some(ws) = state
-            .store
-            .assign(&executor, limits, Timestamp::now())
-            .await?
-        {
+        if let Some(ws) = state.store.assign(&executor, limits, Timestamp::now()).await? {
             state.publish(&ws);
             let p = ws.process();
             tracing::debug!(process = %p.processid, executor = %executor.executorname, "process assigned");
@@ -134,14 +109,15 @@ pub(crate) async fn assign(
         tokio::select! {
             _ = &mut notified => {}
             _ = tokio::time::sleep_until(deadline) => {}
+            _ = state.events.stopping() => {
+                return Err(RpcFailure::new(503, "Server is shutting down, try again"));
+            }
         }
     }
 }
 
 fn check_size<T: serde::Serialize>(what: &str, value: &T) -> RpcResult<()> {
-    let n = serde_json::to_vec(value)
-        .map(|v| v.len())
-        .unwrap_or(usize::MAX);
+    let n = serde_json::to_vec(value).map(|v| v.len()).unwrap_or(usize::MAX);
     if n > MAX_OUTPUT_BYTES {
         return Err(RpcFailure::bad_request(format!(
             "{what} is {n} bytes, more than the limit of {MAX_OUTPUT_BYTES}"
@@ -150,15 +126,9 @@ fn check_size<T: serde::Serialize>(what: &str, value: &T) -> RpcResult<()> {
     Ok(())
 }
 
-pub(crate) async fn close_successful(
-    state: &AppState,
-    signer: &str,
-    msg: CloseSuccessful,
-) -> RpcResult<Vec<u8>> {
+pub(crate) async fn close_successful(state: &AppState, signer: &str, msg: CloseSuccessful) -> RpcResult<Vec<u8>> {
     let p = find_process(state, &msg.processid).await?;
-    let executor = state
-        .require_executor(signer, &p.spec.conditions.colonyname)
-        .await?;
+    let executor = state.require_executor(signer, &p.spec.conditions.colonyname).await?;
     check_size("Output", &msg.out)?;
     let caller = signer.to_owned();
     let ws = state
@@ -169,6 +139,10 @@ pub(crate) async fn close_successful(
         )
         .await?;
     state.publish(&ws);
+    if p.state == state::SUCCESS {
+        // Closing an already successful process again is allowed but is not another call.
+        return empty();
+    }
     let p = ws.process();
     let wait = p.starttime.secs_since(p.submissiontime);
     let exec = p.endtime.secs_since(p.starttime);
@@ -185,15 +159,9 @@ pub(crate) async fn close_successful(
     empty()
 }
 
-pub(crate) async fn close_failed(
-    state: &AppState,
-    signer: &str,
-    msg: CloseFailed,
-) -> RpcResult<Vec<u8>> {
+pub(crate) async fn close_failed(state: &AppState, signer: &str, msg: CloseFailed) -> RpcResult<Vec<u8>> {
     let p = find_process(state, &msg.processid).await?;
-    state
-        .require_executor(signer, &p.spec.conditions.colonyname)
-        .await?;
+    state.require_executor(signer, &p.spec.conditions.colonyname).await?;
     check_size("Errors", &msg.errors)?;
     let caller = signer.to_owned();
     let ws = state
@@ -207,51 +175,30 @@ pub(crate) async fn close_failed(
     empty()
 }
 
-pub(crate) async fn set_output(
-    state: &AppState,
-    signer: &str,
-    msg: SetOutput,
-) -> RpcResult<Vec<u8>> {
+pub(crate) async fn set_output(state: &AppState, signer: &str, msg: SetOutput) -> RpcResult<Vec<u8>> {
     let p = find_process(state, &msg.processid).await?;
-    state
-        .require_executor(signer, &p.spec.conditions.colonyname)
-        .await?;
+    state.require_executor(signer, &p.spec.conditions.colonyname).await?;
     check_size("Output", &msg.out)?;
     let caller = signer.to_owned();
     let ws = state
         .store
-        .edit(
-            &msg.processid,
-            Box::new(move |ws| ws.set_output(&caller, msg.out)),
-        )
+        .edit(&msg.processid, Box::new(move |ws| ws.set_output(&caller, msg.out)))
         .await?;
     state.publish(&ws);
     empty()
 }
 
-pub(crate) async fn get_process(
-    state: &AppState,
-    signer: &str,
-    msg: GetProcess,
-) -> RpcResult<Vec<u8>> {
+pub(crate) async fn get_process(state: &AppState, signer: &str, msg: GetProcess) -> RpcResult<Vec<u8>> {
     let p = find_process(state, &msg.processid).await?;
-    state
-        .require_member(signer, &p.spec.conditions.colonyname)
-        .await?;
+    state.require_member(signer, &p.spec.conditions.colonyname).await?;
     json(&p)
 }
 
-pub(crate) async fn get_processes(
-    state: &AppState,
-    signer: &str,
-    msg: GetProcesses,
-) -> RpcResult<Vec<u8>> {
+pub(crate) async fn get_processes(state: &AppState, signer: &str, msg: GetProcesses) -> RpcResult<Vec<u8>> {
     state.require_member(signer, &msg.colonyname).await?;
     let count = check_count(msg.count, 100)?;
     if !(state::WAITING..=state::FAILED).contains(&msg.state) {
-        return Err(RpcFailure::bad_request(
-            "Failed to get processes, invalid msg.State",
-        ));
+        return Err(RpcFailure::bad_request("Failed to get processes, invalid msg.State"));
     }
     let some = |s: String| (!s.is_empty()).then_some(s);
     let query = ProcessQuery {
@@ -265,15 +212,9 @@ pub(crate) async fn get_processes(
     json(&state.store.list_processes(&query).await?)
 }
 
-pub(crate) async fn remove_process(
-    state: &AppState,
-    signer: &str,
-    msg: RemoveProcess,
-) -> RpcResult<Vec<u8>> {
+pub(crate) async fn remove_process(state: &AppState, signer: &str, msg: RemoveProcess) -> RpcResult<Vec<u8>> {
     let p = find_process(state, &msg.processid).await?;
-    state
-        .require_member(signer, &p.spec.conditions.colonyname)
-        .await?;
+    state.require_member(signer, &p.spec.conditions.colonyname).await?;
     if !p.processgraphid.is_empty() {
         return Err(RpcFailure::bad_request(
             "Failed to remove, cannot remove a process part of a workflow, delete the entire workflow instead",
@@ -307,24 +248,15 @@ pub(crate) async fn remove_all_processes(
 ) -> RpcResult<Vec<u8>> {
     state.require_colony_owner(signer, &msg.colonyname).await?;
     let filter = removable_state(msg.state)?;
-    let n = state
-        .store
-        .remove_processes(&msg.colonyname, filter)
-        .await?;
+    let n = state.store.remove_processes(&msg.colonyname, filter).await?;
     tracing::info!(colony = %msg.colonyname, removed = n, "processes removed");
     empty()
 }
 
-pub(crate) async fn add_attribute(
-    state: &AppState,
-    signer: &str,
-    msg: AddAttribute,
-) -> RpcResult<Vec<u8>> {
+pub(crate) async fn add_attribute(state: &AppState, signer: &str, msg: AddAttribute) -> RpcResult<Vec<u8>> {
     let attr = msg.attribute;
     let p = find_process(state, &attr.targetid).await?;
-    state
-        .require_executor(signer, &p.spec.conditions.colonyname)
-        .await?;
+    state.require_executor(signer, &p.spec.conditions.colonyname).await?;
     let caller = signer.to_owned();
     let (key, kind) = (attr.key.clone(), attr.attributetype);
     let ws = state
@@ -342,24 +274,14 @@ pub(crate) async fn add_attribute(
     json(&added)
 }
 
-pub(crate) async fn get_attribute(
-    state: &AppState,
-    signer: &str,
-    msg: GetAttribute,
-) -> RpcResult<Vec<u8>> {
-    let attr = state
-        .store
-        .get_attribute(&msg.attributeid)
-        .await?
-        .ok_or_else(|| {
-            RpcFailure::not_found(format!(
-                "Failed to get attribute, attribute {} not found",
-                msg.attributeid
-            ))
-        })?;
+pub(crate) async fn get_attribute(state: &AppState, signer: &str, msg: GetAttribute) -> RpcResult<Vec<u8>> {
+    let attr = state.store.get_attribute(&msg.attributeid).await?.ok_or_else(|| {
+        RpcFailure::not_found(format!(
+            "Failed to get attribute, attribute {} not found",
+            msg.attributeid
+        ))
+    })?;
     let p = find_process(state, &attr.targetid).await?;
-    state
-        .require_member(signer, &p.spec.conditions.colonyname)
-        .await?;
+    state.require_member(signer, &p.spec.conditions.colonyname).await?;
     json(&attr)
 }

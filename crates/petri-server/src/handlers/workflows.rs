@@ -1,8 +1,7 @@
 use petri_api::Timestamp;
 use petri_api::model::state;
 use petri_api::msg::{
-    AddChild, GetProcessGraph, GetProcessGraphs, RemoveAllProcessGraphs, RemoveProcessGraph,
-    SubmitWorkflowSpec,
+    AddChild, GetProcessGraph, GetProcessGraphs, RemoveAllProcessGraphs, RemoveProcessGraph, SubmitWorkflowSpec,
 };
 use petri_core::{Initiator, build_workflow, graph_view};
 
@@ -14,11 +13,7 @@ use crate::handlers::processes::{find_process, removable_state};
 /// Most function specs one workflow may hold.
 const MAX_WORKFLOW_NODES: usize = 10_000;
 
-pub(crate) async fn submit(
-    state: &AppState,
-    signer: &str,
-    msg: SubmitWorkflowSpec,
-) -> RpcResult<Vec<u8>> {
+pub(crate) async fn submit(state: &AppState, signer: &str, msg: SubmitWorkflowSpec) -> RpcResult<Vec<u8>> {
     let spec = msg.spec;
     let member = state.require_member(signer, &spec.colonyname).await?;
     if spec.functionspecs.len() > MAX_WORKFLOW_NODES {
@@ -40,32 +35,21 @@ pub(crate) async fn submit(
 async fn load_graph(
     state: &AppState,
     id: &str,
-) -> RpcResult<(
-    petri_api::model::ProcessGraph,
-    Vec<petri_api::model::Process>,
-)> {
-    state.store.get_graph(id).await?.ok_or_else(|| {
-        RpcFailure::not_found(format!(
-            "Failed to get processgraph, graph with id {id:?} not found"
-        ))
-    })
+) -> RpcResult<(petri_api::model::ProcessGraph, Vec<petri_api::model::Process>)> {
+    state
+        .store
+        .get_graph(id)
+        .await?
+        .ok_or_else(|| RpcFailure::not_found(format!("Failed to get processgraph, graph with id {id:?} not found")))
 }
 
-pub(crate) async fn get_graph(
-    state: &AppState,
-    signer: &str,
-    msg: GetProcessGraph,
-) -> RpcResult<Vec<u8>> {
+pub(crate) async fn get_graph(state: &AppState, signer: &str, msg: GetProcessGraph) -> RpcResult<Vec<u8>> {
     let (graph, processes) = load_graph(state, &msg.processgraphid).await?;
     state.require_member(signer, &graph.colonyname).await?;
     json(&graph_view(&graph, &processes))
 }
 
-pub(crate) async fn get_graphs(
-    state: &AppState,
-    signer: &str,
-    msg: GetProcessGraphs,
-) -> RpcResult<Vec<u8>> {
+pub(crate) async fn get_graphs(state: &AppState, signer: &str, msg: GetProcessGraphs) -> RpcResult<Vec<u8>> {
     state.require_member(signer, &msg.colonyname).await?;
     let count = check_count(msg.count, 100)?;
     if !(state::WAITING..=state::FAILED).contains(&msg.state) {
@@ -73,19 +57,10 @@ pub(crate) async fn get_graphs(
             "Failed to get processgraphs, invalid msg.State",
         ));
     }
-    json(
-        &state
-            .store
-            .list_graphs(&msg.colonyname, msg.state, count)
-            .await?,
-    )
+    json(&state.store.list_graphs(&msg.colonyname, msg.state, count).await?)
 }
 
-pub(crate) async fn remove_graph(
-    state: &AppState,
-    signer: &str,
-    msg: RemoveProcessGraph,
-) -> RpcResult<Vec<u8>> {
+pub(crate) async fn remove_graph(state: &AppState, signer: &str, msg: RemoveProcessGraph) -> RpcResult<Vec<u8>> {
     let (graph, _) = load_graph(state, &msg.processgraphid).await?;
     state.require_member(signer, &graph.colonyname).await?;
     if graph.state == state::RUNNING {
@@ -134,8 +109,9 @@ pub(crate) async fn add_child(state: &AppState, signer: &str, msg: AddChild) -> 
         .await?;
     state.publish(&ws);
     let new_id = ws.created.iter().next().cloned().unwrap_or_default();
-    let created = ws.processes.get(&new_id).ok_or_else(|| {
-        RpcFailure::new(500, "failed to add child, the new process was not stored")
-    })?;
+    let created = ws
+        .processes
+        .get(&new_id)
+        .ok_or_else(|| RpcFailure::new(500, "failed to add child, the new process was not stored"))?;
     json(created)
 }
