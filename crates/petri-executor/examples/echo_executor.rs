@@ -9,7 +9,10 @@ use petri_executor::{Job, Runtime};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt().with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .init();
     let env = petri_sdk::Env::from_env()?;
     // A fresh identity that registers itself with the colony key (development setup).
     let key = PrivateKey::generate();
