@@ -56,8 +56,7 @@ fn python_venv() -> anyhow::Result<PathBuf> {
     let python = venv.join("bin/python");
     let requirements = root().join("tests/python/requirements.txt");
     let stamp = venv.join(".requirements");
-    let wanted = std::fs::read_to_string(&requirements)
-        .context("cannot read tests/python/requirements.txt")?;
+    let wanted = std::fs::read_to_string(&requirements).context("cannot read tests/python/requirements.txt")?;
     if !python.exists() {
         run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
     }
@@ -73,14 +72,7 @@ fn python_venv() -> anyhow::Result<PathBuf> {
 fn test() -> anyhow::Result<()> {
     tidy()?;
     cargo(&["fmt", "--all", "--check"])?;
-    cargo(&[
-        "clippy",
-        "--workspace",
-        "--all-targets",
-        "--",
-        "-D",
-        "warnings",
-    ])?;
+    cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
     cargo(&["build", "--workspace", "--bins", "--examples"])?;
     cargo(&["test", "--workspace"])?;
     let python = python_venv()?;
@@ -98,9 +90,7 @@ fn main() -> anyhow::Result<()> {
         Some("test") => test(),
         Some("tidy") => tidy(),
         _ => {
-            eprintln!(
-                "usage: cargo xtask <test|tidy>\n  test  run every check CI runs\n  tidy  check crate-root docs"
-            );
+            eprintln!("usage: cargo xtask <test|tidy>\n  test  run every check CI runs\n  tidy  check crate-root docs");
             std::process::exit(2);
         }
     }
