@@ -10,6 +10,7 @@
 
 mod auth;
 mod background;
+mod dashboard;
 mod error;
 mod events;
 mod handlers;
@@ -87,6 +88,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api", post(rpc::handle_http))
         .route("/pubsub", get(pubsub::handle_upgrade))
         .route("/health", get(|| async { "" }))
+        .fallback(dashboard::serve)
         .layer(DefaultBodyLimit::disable())
         .layer(RequestBodyLimitLayer::new(limit))
         .layer(TraceLayer::new_for_http())
