@@ -81,7 +81,7 @@ async fn bootstrap(store: &dyn Store) -> anyhow::Result<()> {
 }
 
 pub(crate) async fn run(args: DevArgs) -> anyhow::Result<()> {
-    let store = open_store(None, &args.data_dir)?;
+    let store = open_store(None, &args.data_dir).await?;
     bootstrap(&*store).await?;
     let server_key = key(DEV_SERVER_PRVKEY)?;
     let mut config = Config::new(server_key.id());

@@ -33,7 +33,8 @@ pub(crate) struct StartArgs {
     /// Directory for the embedded SQLite database (used when no --database-url is given).
     #[arg(long, env = "PETRI_DATA_DIR", default_value = "./petri-data")]
     data_dir: PathBuf,
-    /// Database to use: `sqlite:///path/to/file.db`.
+    /// Database to use: `sqlite:///path/to/file.db`, or `postgres://user@host/db` to share one
+    /// database between several servers.
     #[arg(long, env = "PETRI_DATABASE_URL")]
     database_url: Option<String>,
     /// The server owner's id; derived from COLONIES_SERVER_PRVKEY when not given.
@@ -48,7 +49,10 @@ pub(crate) struct StartArgs {
 }
 
 /// Opens the store a database URL (or the data directory) names.
-pub(crate) fn open_store(database_url: Option<&str>, data_dir: &std::path::Path) -> anyhow::Result<Arc<dyn Store>> {
+pub(crate) async fn open_store(
+    database_url: Option<&str>,
+    data_dir: &std::path::Path,
+) -> anyhow::Result<Arc<dyn Store>> {
     let path = match database_url {
         None => {
             std::fs::create_dir_all(data_dir)
@@ -58,9 +62,11 @@ pub(crate) fn open_store(database_url: Option<&str>, data_dir: &std::path::Path)
         Some(url) => match url.strip_prefix("sqlite://") {
             Some(path) => PathBuf::from(path),
             None if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-                bail!("PostgreSQL is not supported by this build yet; use sqlite:///path/to/file.db")
+                let store = petri_store_postgres::PgStore::connect(url).await.context("cannot open PostgreSQL")?;
+                tracing::info!("using PostgreSQL store");
+                return Ok(Arc::new(store));
             }
-            None => bail!("unsupported database URL {url:?}; expected sqlite:///path/to/file.db"),
+            None => bail!("unsupported database URL {url:?}; expected sqlite:///path/to/file.db or postgres://..."),
         },
     };
     let store = SqliteStore::open(&path).with_context(|| format!("cannot open database {}", path.display()))?;
@@ -115,7 +121,7 @@ pub(crate) async fn run(cmd: ServerCmd, out: &Output) -> anyhow::Result<()> {
         ServerCmd::Start(args) => {
             crate::init_tracing();
             let server_id = server_id(&args)?;
-            let store = open_store(args.database_url.as_deref(), &args.data_dir)?;
+            let store = open_store(args.database_url.as_deref(), &args.data_dir).await?;
             let mut config = Config::new(server_id);
             config.allow_executor_reregister = args.allow_executor_reregister;
             config.max_body_bytes = args.max_body_bytes;

@@ -11,12 +11,40 @@ const PERIOD: Duration = Duration::from_secs(1);
 /// Most processes handled per check.
 const BATCH: usize = 1000;
 
+/// Forwards changes made by other servers sharing the store to this server's
+/// long-polls and subscriptions.
+pub(crate) async fn relay_cluster_events(state: AppState) {
+    let mut rx = match state.store.listen().await {
+        Ok(Some(rx)) => rx,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot listen for other servers' changes");
+            return;
+        }
+    };
+    while let Some(event) = rx.recv().await {
+        match event {
+            petri_store::ClusterEvent::Ready => state.events.wake_assigners(),
+            petri_store::ClusterEvent::Changed { processid, state: s } => state.events.process_changed(&processid, s),
+        }
+    }
+}
+
 /// Runs the duties until the task is aborted.
 pub(crate) async fn run(state: AppState) {
     let mut ticker = tokio::time::interval(PERIOD);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
+        // With several servers on one database only the leader does the duties.
+        match state.store.lead().await {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot tell whether this server leads");
+                continue;
+            }
+        }
         if let Err(e) = enforce_deadlines(&state).await {
             tracing::warn!(error = %e, "deadline check failed");
         }

@@ -105,6 +105,7 @@ pub async fn serve(
     let addr: Option<SocketAddr> = listener.local_addr().ok();
     tracing::info!(addr = ?addr, "broker listening");
     let duties = tokio::spawn(background::run(state.clone()));
+    let relay = tokio::spawn(background::relay_cluster_events(state.clone()));
     let events = state.events.clone();
     // Long-polls and websocket subscriptions end when shutdown begins, so the
     // graceful shutdown does not wait out their timeouts.
@@ -116,5 +117,6 @@ pub async fn serve(
         .with_graceful_shutdown(shutdown)
         .await;
     duties.abort();
+    relay.abort();
     result
 }

@@ -74,9 +74,37 @@ pub struct LogQuery {
     pub count: usize,
 }
 
+/// A change other servers sharing the database should hear about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClusterEvent {
+    /// Some process may have become ready to assign.
+    Ready,
+    /// A process reached a state.
+    Changed {
+        /// The process.
+        processid: String,
+        /// Its new state.
+        state: i32,
+    },
+}
+
 /// Persistent state of the broker.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// Changes made by other servers sharing this store (a shared store
+    /// announces every change atomically with it), or `None` when the store is
+    /// not shared.
+    async fn listen(&self) -> StoreResult<Option<tokio::sync::mpsc::Receiver<ClusterEvent>>> {
+        Ok(None)
+    }
+
+    /// Whether this server leads the background duties (deadline checks) now.
+    /// Exactly one of the servers sharing a store leads at a time; when the
+    /// leader dies another one takes over. A store used by one server always leads.
+    async fn lead(&self) -> StoreResult<bool> {
+        Ok(true)
+    }
+
     /// Adds a colony; `Conflict` if the name is taken.
     async fn add_colony(&self, colony: Colony) -> StoreResult<()>;
     /// A colony by name.
