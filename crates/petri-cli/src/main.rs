@@ -11,6 +11,7 @@ mod bench;
 mod client_cmds;
 mod dev;
 mod output;
+mod pki;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -56,6 +57,8 @@ enum Command {
     /// Process logs.
     #[command(subcommand)]
     Log(client_cmds::LogCmd),
+    /// Certificates: root CA, organisation CAs, node certificates, CSRs, revocation.
+    Pki(pki::PkiArgs),
 }
 
 fn init_tracing() {
@@ -91,6 +94,7 @@ fn main() {
             Command::Process(cmd) => client_cmds::process(cmd, &out).await,
             Command::Log(cmd) => client_cmds::log(cmd, &out).await,
             Command::Bench(args) => bench::run(args, &out).await,
+            Command::Pki(args) => pki::run(args, &out),
         }
     });
     if let Err(e) = result {
