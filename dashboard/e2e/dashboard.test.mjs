@@ -259,6 +259,8 @@ test("a process page shows the node's input, output and timings", async () => {
   await page.locator("[data-testid=dag-node][data-nodename=leonardo-0]").click();
   const details = page.locator("[data-testid=node-details]");
   await details.waitFor();
+  assert.deepEqual(await details.locator("code.value").last().allTextContents(), ["0"]);
+  await shot("dag-selected");
   await page.getByTestId("open-process").click();
   await page.waitForURL(/\/processes\/[0-9a-f]{64}$/);
   const url = page.url();

@@ -5,7 +5,7 @@ import type { Process } from "../api/types";
 import { formatSeconds, shortId, stateName } from "../format";
 import { timings } from "../pages/Processes";
 
-const NODE_W = 196;
+const NODE_W = 212;
 const NODE_H = 62;
 const MARGIN = 24;
 
@@ -18,24 +18,40 @@ interface Layout {
 
 function layout(ids: string[], edges: [string, string][], direction: "LR" | "TB"): Layout {
   const g = new dagre.graphlib.Graph();
-  g.setGraph({ rankdir: direction, nodesep: direction === "LR" ? 16 : 28, ranksep: direction === "LR" ? 64 : 56, marginx: MARGIN, marginy: MARGIN });
+  g.setGraph({ rankdir: direction, nodesep: direction === "LR" ? 14 : 28, ranksep: direction === "LR" ? 76 : 56, marginx: MARGIN, marginy: MARGIN });
   g.setDefaultEdgeLabel(() => ({}));
-  for (const id of ids) g.setNode(id, { width: NODE_W, height: NODE_H });
-  for (const [a, b] of edges) g.setEdge(a, b);
+  // dagre's ordering pass lays siblings out in reverse insertion order, so
+  // inserting in reverse keeps them in submission order (lumi-0 above lumi-1).
+  for (const id of [...ids].reverse()) g.setNode(id, { width: NODE_W, height: NODE_H });
+  for (const [a, b] of [...edges].reverse()) g.setEdge(a, b);
   dagre.layout(g);
   const nodes = new Map<string, { x: number; y: number }>();
   for (const id of ids) {
     const n = g.node(id);
     nodes.set(id, { x: n.x, y: n.y });
   }
-  const drawn = edges.map(([from, to]) => ({ from, to, points: (g.edge(from, to)?.points ?? []) as { x: number; y: number }[] }));
+  const drawn = edges.map(([from, to]) => {
+    const a = nodes.get(from)!;
+    const b = nodes.get(to)!;
+    // Leave the source on its right side and enter the target on its left;
+    // an edge that skips ranks keeps dagre's bends in between.
+    const bends = ((g.edge(from, to)?.points ?? []) as { x: number; y: number }[]).slice(1, -1);
+    const start = { x: a.x + NODE_W / 2, y: a.y };
+    const end = { x: b.x - NODE_W / 2 - 1, y: b.y };
+    return { from, to, points: [start, ...(bends.length > 1 ? bends : []), end] };
+  });
   const graph = g.graph();
   return { width: Math.max(graph.width ?? 0, NODE_W + 2 * MARGIN), height: Math.max(graph.height ?? 0, NODE_H + 2 * MARGIN), nodes, edges: drawn };
 }
 
-/** A smooth path through dagre's edge points. */
+/** A horizontal S-curve between two points, or a smooth path through more. */
 function path(points: { x: number; y: number }[]): string {
   if (points.length === 0) return "";
+  if (points.length === 2) {
+    const [a, b] = points;
+    const dx = Math.max(24, (b.x - a.x) / 2);
+    return `M${a.x},${a.y} C${a.x + dx},${a.y} ${b.x - dx},${b.y} ${b.x},${b.y}`;
+  }
   let d = `M${points[0].x},${points[0].y}`;
   for (let i = 1; i < points.length - 1; i++) {
     const p = points[i];
@@ -130,14 +146,14 @@ export function Dag({
             <title>{`${p.spec.nodename || p.spec.funcname} (${STATE_TEXT[p.state]})\n${id}`}</title>
             <rect class="node-box" width={NODE_W} height={NODE_H} rx="8" />
             <rect class="node-strip" width="6" height={NODE_H} rx="3" />
-            <text class="node-title" x="16" y="22">
+            <text class="node-title" x="16" y="21">
               {clip(p.spec.nodename || p.spec.funcname || shortId(id), 22)}
             </text>
-            <text class="node-sub" x="16" y="39">
-              {clip(`${p.spec.funcname} · ${p.spec.conditions.executortype}`, 30)}
+            <text class="node-sub" x="16" y="37">
+              {clip(p.spec.conditions.executortype, 31)}
             </text>
-            <text class="node-meta" x="16" y="54">
-              {meta}
+            <text class="node-meta" x="16" y="53">
+              {clip(p.spec.nodename ? `${p.spec.funcname} · ${meta}` : meta, 34)}
             </text>
             <StateIcon state={p.state} x={NODE_W - 20} y={18} />
           </g>

@@ -88,6 +88,7 @@ export function Executors({ client }: { client: Client }) {
             Executors register themselves with <code>addexecutormsg</code> (signed by the colony owner) and then wait for approval.
           </Empty>
         ) : (
+          <div class="table-scroll">
           <table class="table" data-testid="executor-table">
             <thead>
               <tr>
@@ -95,37 +96,44 @@ export function Executors({ client }: { client: Client }) {
                 <th>Type</th>
                 <th>State</th>
                 <th class="right">Running</th>
-                <th>Last heard from</th>
-                <th>Registered</th>
-                <th>Id</th>
+                <th>Activity</th>
                 <th class="right">Actions</th>
               </tr>
             </thead>
             <tbody>
               {rows.map((e) => (
                 <tr key={e.executorid + e.executorname} data-executor={e.executorname} data-state={executorStateName(e.state)}>
-                  <td class="strong">
-                    <span class={`dot ${isOnline(e, now) ? "dot-online" : "dot-offline"}`} title={isOnline(e, now) ? "online" : "offline"} />{" "}
-                    {e.executorname}
-                    {e.locationname && <div class="muted small">{e.locationname}</div>}
+                  <td class="nowrap">
+                    <div class="exec-name">
+                      <span class={`dot ${isOnline(e, now) ? "dot-online" : "dot-offline"}`} title={isOnline(e, now) ? "online" : "offline"} />
+                      <span class="strong">{e.executorname}</span>
+                    </div>
+                    <div class="exec-sub">
+                      <Mono title={e.executorid}>{shortId(e.executorid, 16)}</Mono>
+                      {e.locationname && <span class="muted small"> · {e.locationname}</span>}
+                    </div>
                   </td>
-                  <td>{e.executortype}</td>
+                  <td class="nowrap">{e.executortype}</td>
                   <td>
                     <Pill tone={TONES[e.state] ?? "gray"}>{executorStateName(e.state)}</Pill>
                   </td>
                   <td class="right num">{runningBy.get(e.executorid) ?? 0}</td>
-                  <td title={e.lastheardfromtime}>{relative(parseTime(e.lastheardfromtime), now)}</td>
-                  <td title={e.commissiontime}>{formatDateTime(parseTime(e.commissiontime))}</td>
-                  <td>
-                    <Mono title={e.executorid}>{shortId(e.executorid, 10)}</Mono>
+                  <td class="nowrap">
+                    <div title={formatDateTime(parseTime(e.lastheardfromtime))}>
+                      {parseTime(e.lastheardfromtime) === null ? "never asked for work" : `heard ${relative(parseTime(e.lastheardfromtime), now)}`}
+                    </div>
+                    <div class="muted small" title={formatDateTime(parseTime(e.commissiontime))}>
+                      registered {relative(parseTime(e.commissiontime), now)}
+                    </div>
                   </td>
-                  <td class="right actions">
+                  <td class="right actions nowrap">
                     <Actions e={e} owner={Boolean(owner)} busy={busy} onAct={(a) => void act(e, a)} />
                   </td>
                 </tr>
               ))}
             </tbody>
           </table>
+          </div>
         )}
       </Panel>
     </>

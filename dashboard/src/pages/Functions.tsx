@@ -71,7 +71,6 @@ export function Functions({ client }: { client: Client }) {
               <tr>
                 <th>Function</th>
                 <th>Executor</th>
-                <th>Executor type</th>
                 <th class="right">Calls</th>
                 <th class="timing-head">
                   Time in queue <span class="muted">min · avg · max</span>
@@ -93,10 +92,10 @@ export function Functions({ client }: { client: Client }) {
                         </div>
                       </td>
                     )}
-                    <td>
+                    <td class="nowrap">
                       <Link href="/executors">{f.executorname}</Link>
+                      <div class="muted small">{typeOf(f)}</div>
                     </td>
-                    <td>{typeOf(f)}</td>
                     <td class="right num">{f.counter.toLocaleString()}</td>
                     <td>
                       <Timing min={f.minwaittime} avg={f.avgwaittime} max={f.maxwaittime} scale={maxWait} calls={f.counter} />

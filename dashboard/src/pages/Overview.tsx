@@ -207,8 +207,12 @@ function Throughput({ ok, failed, now }: { ok: Process[]; failed: Process[]; now
           <div class="muted">average time in queue</div>
         </div>
       </div>
-      <svg class="bars" viewBox={`0 0 ${W} ${H + 18}`} role="img" aria-label="completions per minute">
+      <svg class="bars" viewBox={`0 -8 ${W} ${H + 26}`} role="img" aria-label="completions per minute">
         <line x1="0" y1={H} x2={W} y2={H} class="axis" />
+        <line x1="0" y1="8" x2={W} y2="8" class="grid" />
+        <text x="0" y="5" class="axis-label">
+          {max}/min
+        </text>
         {buckets.map((b, i) => {
           const hOk = (b.ok / max) * (H - 8);
           const hFail = (b.failed / max) * (H - 8);

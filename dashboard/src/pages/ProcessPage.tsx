@@ -46,7 +46,9 @@ export function ProcessPage({ client, id }: { client: Client; id: string }) {
       <PageHeader
         title={
           <span class="title-with-badge">
-            {processTitle(p)} <StateBadge state={p.state} />
+            {processTitle(p)}
+            {p.spec.nodename && p.spec.nodename !== processTitle(p) && <span class="title-node">node {p.spec.nodename}</span>}
+            <StateBadge state={p.state} />
           </span>
         }
         sub={

@@ -147,9 +147,9 @@ export function WorkflowPage({ client, id }: { client: Client; id: string }) {
           <Fact label="Duration" value={formatSeconds(graphDuration(graph, now))} />
         </div>
       </div>
-      <div class="wf-body">
+      <div class={sel ? "wf-body with-side" : "wf-body"}>
         <Panel
-          title="Graph"
+          title={<>Graph <span class="muted small hint-inline">select a node for its input and output</span></>}
           class="dag-panel"
           actions={
             <>
@@ -170,16 +170,11 @@ export function WorkflowPage({ client, id }: { client: Client; id: string }) {
             </div>
           )}
         </Panel>
-        <aside class="wf-side">
-          {sel ? (
+        {sel && (
+          <aside class="wf-side">
             <NodeDetails p={sel} now={now} onClose={() => setQuery({ node: null })} />
-          ) : (
-            <Panel title="Details">
-              <div class="muted">Select a node to see its input, output and timings.</div>
-              <NodeList list={list} />
-            </Panel>
-          )}
-        </aside>
+          </aside>
+        )}
       </div>
     </>
   );
@@ -230,21 +225,6 @@ function Legend() {
         </span>
       ))}
     </span>
-  );
-}
-
-function NodeList({ list }: { list: Process[] }) {
-  return (
-    <ul class="node-list">
-      {list.map((p) => (
-        <li key={p.processid}>
-          <button class="link-button" onClick={() => setQuery({ node: p.processid })}>
-            <span class={`dot dot-${STATE_NAMES[p.state]}`} />
-            {p.spec.nodename || p.spec.funcname}
-          </button>
-        </li>
-      ))}
-    </ul>
   );
 }
 
