@@ -1,0 +1,339 @@
+//! A party of a session: its keys, its transport, and the communication patterns every protocol
+//! is built from (resharing, input, reveal).
+
+use crate::prf::{Prf, random_key};
+use crate::share::{AShare, BShare};
+use crate::transport::Transport;
+use crate::{MpcError, PARTIES, Result, next, prev};
+
+/// Communication counters of one party.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Communication rounds this party took part in.
+    pub rounds: u64,
+    /// Bytes this party sent (payload only).
+    pub bytes_sent: u64,
+    /// Bytes this party received (payload only).
+    pub bytes_received: u64,
+}
+
+/// One of the three parties of a session.
+pub struct Party<T: Transport> {
+    pub(crate) id: usize,
+    transport: T,
+    /// k_i, shared with party i−1.
+    pub(crate) own: Prf,
+    /// k_{i+1}, shared with party i+1.
+    pub(crate) next_key: Prf,
+    nonce: u64,
+    stats: Stats,
+}
+
+impl<T: Transport> std::fmt::Debug for Party<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Party")
+            .field("id", &self.id)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Which words a party sends to each peer in one round, and how many it expects from each.
+pub(crate) struct Round<'a> {
+    pub(crate) send: [Option<&'a [u64]>; PARTIES],
+    pub(crate) recv: [Option<usize>; PARTIES],
+}
+
+impl<'a> Round<'a> {
+    pub(crate) fn new() -> Round<'a> {
+        Round {
+            send: [None; PARTIES],
+            recv: [None; PARTIES],
+        }
+    }
+    pub(crate) fn send(mut self, to: usize, words: &'a [u64]) -> Self {
+        self.send[to] = Some(words);
+        self
+    }
+    pub(crate) fn recv(mut self, from: usize, words: usize) -> Self {
+        self.recv[from] = Some(words);
+        self
+    }
+}
+
+impl<T: Transport> Party<T> {
+    /// Sets up party `id` (0, 1 or 2): draws k_id, sends it to party id−1 and receives k_{id+1}
+    /// from party id+1 (one round). All three parties must call this at the same time.
+    pub fn new(id: usize, transport: T) -> Result<Party<T>> {
+        if id >= PARTIES {
+            return Err(MpcError::Invalid(format!("party id must be 0, 1 or 2, not {id}")));
+        }
+        let mut transport = transport;
+        let key = random_key();
+        transport.send(prev(id), key.to_vec())?;
+        let got = transport.recv(next(id))?;
+        let next_key: [u8; 16] = got.as_slice().try_into().map_err(|_| MpcError::Protocol {
+            peer: next(id),
+            reason: format!("key of {} bytes instead of 16", got.len()),
+        })?;
+        Ok(Party {
+            id,
+            transport,
+            own: Prf::new(key),
+            next_key: Prf::new(next_key),
+            nonce: 0,
+            stats: Stats {
+                rounds: 1,
+                bytes_sent: 16,
+                bytes_received: 16,
+            },
+        })
+    }
+
+    /// This party's id.
+    pub fn id(&self) -> usize {
+        self.id
+    }
+
+    /// Communication so far.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// The transport (for example to inspect a recording).
+    pub fn transport(&self) -> &T {
+        &self.transport
+    }
+
+    /// A fresh nonce; every party calls this in the same places, so nonces agree.
+    pub(crate) fn nonce(&mut self) -> u64 {
+        self.nonce += 1;
+        self.nonce
+    }
+
+    /// Sends and receives one round: all sends first, then the receives.
+    pub(crate) fn round(&mut self, round: Round<'_>) -> Result<[Vec<u64>; PARTIES]> {
+        self.stats.rounds += 1;
+        for (to, words) in round.send.iter().enumerate() {
+            if let Some(words) = words {
+                let mut bytes = Vec::with_capacity(words.len() * 8);
+                for w in *words {
+                    bytes.extend_from_slice(&w.to_le_bytes());
+                }
+                self.stats.bytes_sent += bytes.len() as u64;
+                self.transport.send(to, bytes)?;
+            }
+        }
+        let mut out: [Vec<u64>; PARTIES] = Default::default();
+        for (from, expect) in round.recv.iter().enumerate() {
+            if let Some(expect) = expect {
+                let bytes = self.transport.recv(from)?;
+                self.stats.bytes_received += bytes.len() as u64;
+                if bytes.len() != expect * 8 {
+                    return Err(MpcError::Protocol {
+                        peer: from,
+                        reason: format!("sent {} bytes where {} were expected", bytes.len(), expect * 8),
+                    });
+                }
+                out[from] = bytes
+                    .chunks_exact(8)
+                    .map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+                    .collect();
+            }
+        }
+        Ok(out)
+    }
+
+    /// α_i with Σα_i = 0 (mod 2^64): F(k_i) − F(k_{i+1}).
+    pub(crate) fn zero_arith(&mut self, n: usize) -> Vec<u64> {
+        let nonce = self.nonce();
+        let mut a = self.own.words(nonce, n);
+        let b = self.next_key.words(nonce, n);
+        a.iter_mut().zip(&b).for_each(|(x, y)| *x = x.wrapping_sub(*y));
+        a
+    }
+
+    /// α_i with ⊕α_i = 0: F(k_i) ⊕ F(k_{i+1}).
+    pub(crate) fn zero_bool(&mut self, words: usize) -> Vec<u64> {
+        let nonce = self.nonce();
+        let mut a = self.own.words(nonce, words);
+        let b = self.next_key.words(nonce, words);
+        a.iter_mut().zip(&b).for_each(|(x, y)| *x ^= y);
+        a
+    }
+
+    /// Words known to both holders of k_j (parties j and j−1); `None` at the third party, which
+    /// still advances its nonce.
+    pub(crate) fn pair_random(&mut self, j: usize, n: usize) -> Option<Vec<u64>> {
+        let nonce = self.nonce();
+        if self.id == j {
+            Some(self.own.words(nonce, n))
+        } else if next(self.id) == j {
+            Some(self.next_key.words(nonce, n))
+        } else {
+            None
+        }
+    }
+
+    /// Turns a 3-out-of-3 additive sharing z (already re-randomised) into replicated shares: party
+    /// i sends z_i to party i−1 (one round, one element per party).
+    pub(crate) fn reshare_raw(&mut self, z: Vec<u64>) -> Result<(Vec<u64>, Vec<u64>)> {
+        let n = z.len();
+        let mut got = self.round(Round::new().send(prev(self.id), &z).recv(next(self.id), n))?;
+        let b = std::mem::take(&mut got[next(self.id)]);
+        Ok((z, b))
+    }
+
+    /// Reshares an arithmetic 3-out-of-3 sharing (adds a zero sharing first).
+    pub(crate) fn reshare_arith(&mut self, mut z: Vec<u64>) -> Result<AShare> {
+        let alpha = self.zero_arith(z.len());
+        z.iter_mut().zip(&alpha).for_each(|(x, y)| *x = x.wrapping_add(*y));
+        let (a, b) = self.reshare_raw(z)?;
+        Ok(AShare { a, b })
+    }
+
+    /// Reshares a boolean 3-out-of-3 sharing (XORs a zero sharing first).
+    pub(crate) fn reshare_bool(&mut self, mut z: Vec<u64>) -> Result<BShare> {
+        let alpha = self.zero_bool(z.len());
+        z.iter_mut().zip(&alpha).for_each(|(x, y)| *x ^= y);
+        let (a, b) = self.reshare_raw(z)?;
+        Ok(BShare { a, b })
+    }
+
+    /// Shares `n` values held in the clear by party `owner` (one round). The owner passes
+    /// `Some(values)`, the others `None`.
+    pub fn input(&mut self, owner: usize, values: Option<&[u64]>, n: usize) -> Result<AShare> {
+        let z = self.owner_vector(owner, values, n)?;
+        self.reshare_arith(z)
+    }
+
+    /// Shares `words` 64-bit words held by party `owner` as boolean shares (one round).
+    pub fn input_bool(&mut self, owner: usize, values: Option<&[u64]>, words: usize) -> Result<BShare> {
+        let z = self.owner_vector(owner, values, words)?;
+        self.reshare_bool(z)
+    }
+
+    fn owner_vector(&self, owner: usize, values: Option<&[u64]>, n: usize) -> Result<Vec<u64>> {
+        if owner >= PARTIES {
+            return Err(MpcError::Invalid(format!("input owner must be 0, 1 or 2, not {owner}")));
+        }
+        if self.id == owner {
+            let values =
+                values.ok_or_else(|| MpcError::Invalid(format!("party {owner} owns the input but gave no values")))?;
+            if values.len() != n {
+                return Err(MpcError::Invalid(format!(
+                    "input has {} values, expected {n}",
+                    values.len()
+                )));
+            }
+            Ok(values.to_vec())
+        } else {
+            Ok(vec![0; n])
+        }
+    }
+
+    /// A public vector as a (trivial) sharing: the constant sits in share 0.
+    pub fn constant(&self, values: &[u64]) -> AShare {
+        AShare::zeros(values.len())
+            .add_public(self.id, values)
+            .unwrap_or_else(|_| AShare::zeros(values.len()))
+    }
+
+    /// A trivial sharing whose component `j` is `value` (known to its two holders, parties j and
+    /// j−1, who pass `Some`) and whose other components are zero.
+    pub(crate) fn trivial_arith(&self, j: usize, value: Option<&[u64]>, n: usize) -> AShare {
+        let mut out = AShare::zeros(n);
+        if let Some(v) = value {
+            if self.id == j {
+                out.a.copy_from_slice(v);
+            }
+            if next(self.id) == j {
+                out.b.copy_from_slice(v);
+            }
+        }
+        out
+    }
+
+    pub(crate) fn trivial_bool(&self, j: usize, value: Option<&[u64]>, words: usize) -> BShare {
+        let a = self.trivial_arith(j, value, words);
+        BShare { a: a.a, b: a.b }
+    }
+
+    /// Component j of a sharing, at the parties that hold it.
+    pub(crate) fn component<'s>(&self, j: usize, a: &'s [u64], b: &'s [u64]) -> Option<&'s [u64]> {
+        if self.id == j {
+            Some(a)
+        } else if next(self.id) == j {
+            Some(b)
+        } else {
+            None
+        }
+    }
+
+    /// Opens x to every party (one round): party i sends x_i to party i+1.
+    pub fn reveal(&mut self, x: &AShare) -> Result<Vec<u64>> {
+        let got = self.round(Round::new().send(next(self.id), &x.a).recv(prev(self.id), x.len()))?;
+        let missing = &got[prev(self.id)];
+        Ok((0..x.len())
+            .map(|k| x.a[k].wrapping_add(x.b[k]).wrapping_add(missing[k]))
+            .collect())
+    }
+
+    /// Opens x to party `to` only (one round): party `to`+1 sends it the missing component
+    /// x_{to+2}. Returns the values at `to`, `None` elsewhere.
+    pub fn reveal_to(&mut self, x: &AShare, to: usize) -> Result<Option<Vec<u64>>> {
+        if to >= PARTIES {
+            return Err(MpcError::Invalid(format!("result party must be 0, 1 or 2, not {to}")));
+        }
+        let helper = next(to);
+        let mut round = Round::new();
+        if self.id == helper {
+            round = round.send(to, &x.b);
+        }
+        if self.id == to {
+            round = round.recv(helper, x.len());
+        }
+        let got = self.round(round)?;
+        if self.id != to {
+            return Ok(None);
+        }
+        let missing = &got[helper];
+        Ok(Some(
+            (0..x.len())
+                .map(|k| x.a[k].wrapping_add(x.b[k]).wrapping_add(missing[k]))
+                .collect(),
+        ))
+    }
+
+    /// Opens boolean shares to every party (one round).
+    pub fn reveal_bool(&mut self, x: &BShare) -> Result<Vec<u64>> {
+        let got = self.round(Round::new().send(next(self.id), &x.a).recv(prev(self.id), x.words()))?;
+        let missing = &got[prev(self.id)];
+        Ok((0..x.words()).map(|k| x.a[k] ^ x.b[k] ^ missing[k]).collect())
+    }
+
+    /// Opens boolean shares to party `to` only (one round).
+    pub fn reveal_bool_to(&mut self, x: &BShare, to: usize) -> Result<Option<Vec<u64>>> {
+        let arith = AShare {
+            a: x.a.clone(),
+            b: x.b.clone(),
+        };
+        if to >= PARTIES {
+            return Err(MpcError::Invalid(format!("result party must be 0, 1 or 2, not {to}")));
+        }
+        let helper = next(to);
+        let mut round = Round::new();
+        if self.id == helper {
+            round = round.send(to, &arith.b);
+        }
+        if self.id == to {
+            round = round.recv(helper, arith.len());
+        }
+        let got = self.round(round)?;
+        if self.id != to {
+            return Ok(None);
+        }
+        let missing = &got[helper];
+        Ok(Some((0..x.words()).map(|k| x.a[k] ^ x.b[k] ^ missing[k]).collect()))
+    }
+}
