@@ -110,6 +110,10 @@ pub(crate) enum ExecutorCmd {
     Reject(NameArg),
     /// Remove an executor; its running processes return to the queue (needs COLONIES_COLONY_PRVKEY).
     Rm(NameArg),
+    /// Run the built-in Paillier data owner: answers with ciphertexts of a value, CSV column or SQL query.
+    HeData(crate::he::HeDataArgs),
+    /// Run the built-in Paillier aggregator: sums (and counts) the ciphertexts from its parents.
+    HeAggregate(crate::he::HeAggregateArgs),
 }
 
 #[derive(Args)]
@@ -163,6 +167,8 @@ pub(crate) async fn executor(cmd: ExecutorCmd, out: &Output) -> anyhow::Result<(
                 outln!("Executor {} removed", a.name)
             })
         }
+        ExecutorCmd::HeData(a) => crate::he::run_data(a).await,
+        ExecutorCmd::HeAggregate(a) => crate::he::run_aggregate(a).await,
     }
 }
 

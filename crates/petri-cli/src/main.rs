@@ -9,7 +9,9 @@ macro_rules! outln {
 
 mod bench;
 mod client_cmds;
+mod demo;
 mod dev;
+mod he;
 mod output;
 mod pki;
 mod serve;
@@ -57,6 +59,12 @@ enum Command {
     /// Process logs.
     #[command(subcommand)]
     Log(client_cmds::LogCmd),
+    /// Paillier homomorphic encryption for the analyst: keys, encrypt, add, decrypt (phe-compatible).
+    #[command(subcommand)]
+    He(he::HeCmd),
+    /// Self-contained demos.
+    #[command(subcommand)]
+    Demo(demo::DemoCmd),
     /// Certificates: root CA, organisation CAs, node certificates, CSRs, revocation.
     Pki(pki::PkiArgs),
 }
@@ -93,6 +101,8 @@ fn main() {
             Command::Workflow(cmd) => client_cmds::workflow(cmd, &out).await,
             Command::Process(cmd) => client_cmds::process(cmd, &out).await,
             Command::Log(cmd) => client_cmds::log(cmd, &out).await,
+            Command::He(cmd) => he::run(cmd, &out).await,
+            Command::Demo(cmd) => demo::run(cmd, &out).await,
             Command::Bench(args) => bench::run(args, &out).await,
             Command::Pki(args) => pki::run(args, &out),
         }

@@ -1,0 +1,54 @@
+//! petri's built-in Paillier executors, for the secure-sum pattern of seed 000.
+//!
+//! - [`data_executor`]: a data owner (a hospital). It answers a function such as
+//!   `get_patient_data` by reading a value, or a column of a CSV file, an SQLite query or a
+//!   PostgreSQL query ([`DataSource`]), summing it locally, and returning only ciphertexts under
+//!   the analyst's public key (the process's `kwargs["paillier-pubkey"]`). With
+//!   `kwargs["aggregate"] = "mean"` it also returns the encrypted count.
+//! - [`aggregator_executor`]: the cloud. It answers a function such as `sum_patient_data` by
+//!   summing the ciphertexts in its `input` (its parents' outputs in a workflow), per label
+//!   (`sum`, `count`), and returns the re-randomised sums. It never holds a private key.
+//!
+//! Outputs use phe's `{"v": "<decimal>", "e": <exponent>}` shape, so phe-based executors (the
+//! seed's Python hospital) and analysts mix freely with these.
+
+mod aggregate;
+mod source;
+
+pub use aggregate::{aggregate, aggregator_executor};
+pub use source::{DataSource, data_executor, encrypt_answer, read_values};
+
+/// The `kwargs` key that carries the analyst's public key (seed 000).
+pub const PUBKEY_KWARG: &str = "paillier-pubkey";
+
+/// Errors of these executors; each becomes the failed process's error message.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HeError {
+    /// The process did not carry a usable public key.
+    #[error("missing or invalid {PUBKEY_KWARG}: {0}")]
+    PublicKey(String),
+    /// The data source could not be read.
+    #[error("cannot read the data source: {0}")]
+    Source(String),
+    /// Input ciphertexts or a value could not be used.
+    #[error(transparent)]
+    Paillier(#[from] petri_paillier::Error),
+    /// Anything else about the request.
+    #[error("{0}")]
+    Request(String),
+}
+
+/// The public key of a process: `kwargs["paillier-pubkey"]`, else its first string argument.
+pub fn process_public_key(spec: &petri_sdk::model::FunctionSpec) -> Result<petri_paillier::PublicKey, HeError> {
+    let text = spec
+        .kwargs
+        .get(PUBKEY_KWARG)
+        .and_then(|v| v.as_str())
+        .or_else(|| spec.args.first().and_then(|v| v.as_str()))
+        .ok_or_else(|| HeError::PublicKey("the function spec has no kwargs entry".into()))?;
+    petri_paillier::PublicKey::parse(text).map_err(|e| HeError::PublicKey(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests;
