@@ -84,11 +84,21 @@ fn test() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// petri-paillier's criterion benches, then phe 1.5.0 with gmpy2 on the same machine, in one run.
+fn bench_paillier() -> anyhow::Result<()> {
+    let python = python_venv()?;
+    cargo(&["bench", "-p", "petri-paillier", "--bench", "paillier"])?;
+    run(Command::new(python).arg("tests/python/bench_phe.py"))?;
+    eprintln!("xtask: bench-paillier done; record the figures in BENCHMARKS.md with the machine");
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     let task = std::env::args().nth(1);
     match task.as_deref() {
         Some("test") => test(),
         Some("tidy") => tidy(),
+        Some("bench-paillier") => bench_paillier(),
         _ => {
             eprintln!("usage: cargo xtask <test|tidy>\n  test  run every check CI runs\n  tidy  check crate-root docs");
             std::process::exit(2);
