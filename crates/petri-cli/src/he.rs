@@ -155,8 +155,8 @@ fn read_inputs(inputs: &[String]) -> anyhow::Result<Vec<Value>> {
         } else {
             input.clone()
         };
-        let value: Value = serde_json::from_str(text.trim())
-            .or_else(|_| Ok::<Value, anyhow::Error>(Value::String(text.trim().to_owned())))?;
+        let value =
+            petri_paillier::wire::parse_json_lenient(&text).unwrap_or_else(|_| Value::String(text.trim().to_owned()));
         out.push(value);
     }
     Ok(out)

@@ -229,6 +229,22 @@ impl EncryptedNumber {
     }
 }
 
+/// Parses JSON text in which some fields (phe's `public_key` with bare big numbers) may not fit
+/// a JSON value: an object whose fields do not all parse keeps the fields that do.
+pub fn parse_json_lenient(text: &str) -> Result<Value> {
+    let text = text.trim();
+    if let Ok(v) = serde_json::from_str::<Value>(text) {
+        return Ok(v);
+    }
+    let map: BTreeMap<String, Box<RawValue>> =
+        serde_json::from_str(text).map_err(|e| Error::InvalidCiphertext(format!("invalid JSON: {e}")))?;
+    let kept = map
+        .into_iter()
+        .filter_map(|(k, raw)| serde_json::from_str::<Value>(raw.get()).ok().map(|v| (k, v)))
+        .collect();
+    Ok(Value::Object(kept))
+}
+
 /// Every ciphertext found in a JSON value: `{"v", "e"[, "label"]}` objects, `["<decimal>", e]`
 /// pairs, phe's `{"public_key": ..., "values": [...]}`, arrays of any of these, and strings that
 /// hold any of these as JSON (or as base64 of JSON).
@@ -281,7 +297,7 @@ fn collect(value: &Value, out: &mut Vec<WireCiphertext>, depth: usize) -> Result
         Value::String(s) => {
             let t = s.trim();
             if t.starts_with('{') || t.starts_with('[') {
-                let inner: Value = serde_json::from_str(t).map_err(|_| bad("a string holds invalid JSON"))?;
+                let inner = parse_json_lenient(t).map_err(|_| bad("a string holds invalid JSON"))?;
                 return collect(&inner, out, depth + 1);
             }
             if parse_decimal(t).is_ok() {
