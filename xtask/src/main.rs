@@ -69,17 +69,45 @@ fn python_venv() -> anyhow::Result<PathBuf> {
     Ok(python)
 }
 
+/// `npm` with `args` in `dashboard/`.
+fn npm(args: &[&str]) -> anyhow::Result<()> {
+    let dir = root().join("dashboard");
+    eprintln!("xtask: running npm {} in {}", args.join(" "), dir.display());
+    let status = Command::new("npm")
+        .args(args)
+        .current_dir(&dir)
+        .status()
+        .context("cannot start npm (the dashboard needs Node.js 20 or later)")?;
+    if !status.success() {
+        bail!("npm {} failed with {status}", args.join(" "));
+    }
+    Ok(())
+}
+
+/// Builds the web dashboard into `dashboard/dist`, which the petri binary
+/// embeds; so it runs before any Rust build.
+fn dashboard() -> anyhow::Result<()> {
+    npm(&["ci", "--no-audit", "--no-fund"])?;
+    npm(&["run", "build"])
+}
+
 fn test() -> anyhow::Result<()> {
     tidy()?;
+    dashboard()?;
     cargo(&["fmt", "--all", "--check"])?;
     cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
     cargo(&["build", "--workspace", "--bins", "--examples"])?;
     cargo(&["test", "--workspace"])?;
     let python = python_venv()?;
     let petri = root().join("target/debug/petri");
-    run(Command::new(python)
+    run(Command::new(&python)
         .args(["-m", "pytest", "tests/python", "-q"])
-        .env("PETRI_BIN", petri))?;
+        .env("PETRI_BIN", &petri))?;
+    // The dashboard's end-to-end test in headless Chromium (Debian's `chromium`).
+    run(Command::new("node")
+        .args(["--test", "dashboard/e2e/"])
+        .env("PETRI_BIN", &petri)
+        .env("PETRI_PYTHON", &python))?;
     eprintln!("xtask: all checks passed");
     Ok(())
 }
@@ -99,8 +127,13 @@ fn main() -> anyhow::Result<()> {
         Some("test") => test(),
         Some("tidy") => tidy(),
         Some("bench-paillier") => bench_paillier(),
+        Some("dashboard") => dashboard(),
         _ => {
-            eprintln!("usage: cargo xtask <test|tidy>\n  test  run every check CI runs\n  tidy  check crate-root docs");
+            eprintln!(
+                "usage: cargo xtask <test|tidy|dashboard|bench-paillier>\n  test  run every check CI runs\n  tidy  check crate-root docs\n  \
+                 dashboard  build the web dashboard that petri embeds\n  \
+                 bench-paillier  Paillier benches beside phe 1.5.0 on this machine"
+            );
             std::process::exit(2);
         }
     }

@@ -92,8 +92,7 @@ export function Executors({ client }: { client: Client }) {
           <table class="table" data-testid="executor-table">
             <thead>
               <tr>
-                <th>Name</th>
-                <th>Type</th>
+                <th>Executor</th>
                 <th>State</th>
                 <th class="right">Running</th>
                 <th>Activity</th>
@@ -109,11 +108,10 @@ export function Executors({ client }: { client: Client }) {
                       <span class="strong">{e.executorname}</span>
                     </div>
                     <div class="exec-sub">
-                      <Mono title={e.executorid}>{shortId(e.executorid, 16)}</Mono>
-                      {e.locationname && <span class="muted small"> · {e.locationname}</span>}
+                      <span class="exec-type">{e.executortype}</span>
+                      {e.locationname && <span> · {e.locationname}</span>} · <Mono title={e.executorid}>{shortId(e.executorid, 12)}</Mono>
                     </div>
                   </td>
-                  <td class="nowrap">{e.executortype}</td>
                   <td>
                     <Pill tone={TONES[e.state] ?? "gray"}>{executorStateName(e.state)}</Pill>
                   </td>
