@@ -301,6 +301,36 @@ test("processes, functions and the overview reflect the run", async () => {
   await shot("overview");
 });
 
+test("with the websocket blocked, the DAG page falls back to polling and still finishes", async () => {
+  const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+  try {
+    // Every /pubsub connection is closed at once, as a proxy without websocket support would.
+    await context.routeWebSocket(/\/pubsub$/, (ws) => ws.close());
+    const other = await context.newPage();
+    other.setDefaultTimeout(20_000);
+    await other.goto(`${base}/signin`);
+    await other.fill("input[name=colony]", "dev");
+    await other.fill("input[name=prvkey]", DEV.COLONIES_PRVKEY);
+    await other.getByRole("button", { name: "Sign in" }).click();
+    await other.waitForURL(`${base}/`);
+
+    const env = pythonEnv();
+    const out = await run(PYTHON, ["-u", "cross_platform_dag.py"], env, EXAMPLES);
+    const id = out.trim().split("\n").pop().trim();
+    await other.goto(`${base}/workflows/${id}`);
+    await other.locator("[data-testid=live-mode][data-mode=polling]").waitFor();
+    await waitFor(
+      "every node to show success by polling",
+      async () => (await other.locator("[data-testid=dag-node][data-state=successful]").count()) === 11,
+      90_000,
+      250,
+    );
+    await other.locator("[data-testid=live-mode][data-mode=done]").waitFor();
+  } finally {
+    await context.close();
+  }
+});
+
 test("the colony owner approves and removes an executor", async () => {
   // Register a pending executor the way an executor does (signed by the colony owner, not approved).
   const code = [

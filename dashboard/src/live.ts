@@ -15,6 +15,8 @@ const WATCH_SECONDS = 120;
 export const FALLBACK_POLL_MS = 3000;
 /** Websocket failures in a row after which polling takes over. */
 const MAX_FAILURES = 3;
+/** How long polling lasts before the websocket is tried again. */
+const RETRY_WEBSOCKET_MS = 30_000;
 
 export function isFinal(p: Process): boolean {
   return p.state === SUCCESSFUL || p.state === FAILED;
@@ -89,25 +91,33 @@ export class Watcher {
           this.#failures++;
           if (this.failing) {
             this.#onMode(true);
+            this.#later(() => this.retry(), RETRY_WEBSOCKET_MS);
             return;
           }
         }
         // Renew after a pause (immediately would spin if the server keeps closing).
-        const t = window.setTimeout(
+        this.#later(
           () => {
-            this.#timers.delete(t);
-            if (!this.#closed && !this.#watches.has(k) && !this.failing) this.#open(k, processid, state);
+            if (!this.#watches.has(k) && !this.failing) this.#open(k, processid, state);
           },
           reason === "error" ? 1000 * this.#failures : 50,
         );
-        this.#timers.add(t);
       },
     });
     this.#watches.set(k, w);
   }
 
-  /** Tries the websocket again after polling took over. */
+  #later(f: () => void, ms: number) {
+    const t = window.setTimeout(() => {
+      this.#timers.delete(t);
+      if (!this.#closed) f();
+    }, ms);
+    this.#timers.add(t);
+  }
+
+  /** Tries the websocket again after polling took over (the caller then calls `sync`). */
   retry() {
+    if (!this.failing) return;
     this.#failures = 0;
     this.#onMode(false);
   }
@@ -156,7 +166,7 @@ export function useLiveProcess(client: Client, processid: string) {
 
   useEffect(() => {
     if (process) watcher.current?.sync([process], 1);
-  }, [process]);
+  }, [process, failing]);
 
   const finished = process ? isFinal(process) : false;
   useEffect(() => {

@@ -67,10 +67,13 @@ export function watchProcess(client: Client, processid: string, state: number, t
     finish();
     h.onEnd("error");
   };
+  const started = Date.now();
   socket.onclose = () => {
     if (done) return;
     done = true;
-    h.onEnd("timeout");
+    // The broker closes the socket when the subscription's time is up; a close
+    // much earlier means something is wrong (a proxy, a restart).
+    h.onEnd(Date.now() - started >= timeoutSec * 1000 - 2000 ? "timeout" : "error");
   };
   return {
     close() {

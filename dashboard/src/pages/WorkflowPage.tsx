@@ -13,7 +13,7 @@ import { timings } from "./Processes";
 import { graphDuration } from "./Workflows";
 
 /** Most processes watched over websockets at once; the rest are polled. */
-const MAX_WATCHED = 48;
+const MAX_WATCHED = 32;
 
 async function fetchAll(client: Client, ids: string[]): Promise<Process[]> {
   const out: Process[] = [];
@@ -83,7 +83,7 @@ function useLiveGraph(client: Client, id: string) {
   const list = Object.values(procs);
   useEffect(() => {
     watcher.current?.sync(list, MAX_WATCHED);
-  }, [procs]);
+  }, [procs, failing]);
 
   const unfinished = list.filter((p) => !isFinal(p)).length;
   const graphDone = graph !== null && (graph.state === 2 || graph.state === 3) && unfinished === 0;
