@@ -224,6 +224,11 @@ function Throughput({ ok, failed, now }: { ok: Process[]; failed: Process[]; now
             </g>
           );
         })}
+        {buckets.every((b) => b.ok + b.failed === 0) && (
+          <text x={W / 2} y={H / 2} class="chart-empty" text-anchor="middle">
+            No process finished in the last {MINUTES} minutes
+          </text>
+        )}
         <text x="0" y={H + 14} class="axis-label">
           −{MINUTES} min
         </text>
