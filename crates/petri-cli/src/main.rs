@@ -54,8 +54,9 @@ enum Command {
     /// Processes.
     #[command(subcommand)]
     Process(client_cmds::ProcessCmd),
-    /// Measure a server: sequential submit → assign → close rounds.
-    Bench(bench::BenchArgs),
+    /// Measure a server: sequential rounds, or concurrent load with latency percentiles.
+    #[command(subcommand)]
+    Bench(bench::BenchCmd),
     /// Process logs.
     #[command(subcommand)]
     Log(client_cmds::LogCmd),
@@ -103,7 +104,7 @@ fn main() {
             Command::Log(cmd) => client_cmds::log(cmd, &out).await,
             Command::He(cmd) => he::run(cmd, &out).await,
             Command::Demo(cmd) => demo::run(cmd, &out).await,
-            Command::Bench(args) => bench::run(args, &out).await,
+            Command::Bench(cmd) => bench::run(cmd, &out).await,
             Command::Pki(args) => pki::run(args, &out),
         }
     });

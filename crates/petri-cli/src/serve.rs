@@ -62,7 +62,9 @@ pub(crate) async fn open_store(
         Some(url) => match url.strip_prefix("sqlite://") {
             Some(path) => PathBuf::from(path),
             None if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-                let store = petri_store_postgres::PgStore::connect(url).await.context("cannot open PostgreSQL")?;
+                let store = petri_store_postgres::PgStore::connect(url)
+                    .await
+                    .context("cannot open PostgreSQL")?;
                 tracing::info!("using PostgreSQL store");
                 return Ok(Arc::new(store));
             }

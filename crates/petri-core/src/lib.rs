@@ -18,7 +18,7 @@ mod workflow;
 mod workspace;
 
 pub use error::{CoreError, ErrorKind};
-pub use matching::{Limits, matches};
+pub use matching::{Limits, matches, restricted};
 pub use spec::{Initiator, new_process, normalize_spec, parse_cpu_millis, parse_mem_mib};
 pub use stats::record_call;
 pub use workflow::{build_workflow, graph_view};

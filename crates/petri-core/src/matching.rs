@@ -13,6 +13,17 @@ pub struct Limits {
     pub mem_mib: Option<i64>,
 }
 
+/// Whether only some executors of the process's type may take it (named
+/// executors, a location, or resource needs), so all of them should look
+/// when it becomes ready rather than any one.
+pub fn restricted(process: &Process) -> bool {
+    let c = &process.spec.conditions;
+    c.executornames.as_ref().is_some_and(|n| !n.is_empty())
+        || !c.locationname.is_empty()
+        || parse_cpu_millis(&c.cpu).unwrap_or(0) > 0
+        || parse_mem_mib(&c.mem).unwrap_or(0) > 0
+}
+
 /// Whether `executor` may be assigned `process` (the store has already
 /// filtered on colony, executor type and readiness; this re-checks them and
 /// applies the finer conditions).

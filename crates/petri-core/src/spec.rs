@@ -58,6 +58,16 @@ pub fn normalize_spec(spec: &mut FunctionSpec) -> Result<(), CoreError> {
             "Failed to submit function spec, conditions.executortype is empty",
         ));
     }
+    for (what, text) in [
+        ("conditions.executortype", &spec.conditions.executortype),
+        ("conditions.colonyname", &spec.conditions.colonyname),
+    ] {
+        if text.chars().any(char::is_control) || text.len() > 256 {
+            return Err(CoreError::bad_request(format!(
+                "Failed to submit function spec, invalid {what} {text:?}"
+            )));
+        }
+    }
     let c = &mut spec.conditions;
     let cpu = parse_cpu_millis(&c.cpu).ok_or_else(|| {
         CoreError::bad_request(format!("Failed to parse conditions.cpu {:?}, expected <int>m", c.cpu))

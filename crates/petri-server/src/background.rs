@@ -24,7 +24,12 @@ pub(crate) async fn relay_cluster_events(state: AppState) {
     };
     while let Some(event) = rx.recv().await {
         match event {
-            petri_store::ClusterEvent::Ready => state.events.wake_assigners(),
+            petri_store::ClusterEvent::Ready {
+                colony,
+                executortype,
+                all,
+            } => state.events.wake(&colony, &executortype, all),
+            petri_store::ClusterEvent::Resync => state.events.wake_everyone(),
             petri_store::ClusterEvent::Changed { processid, state: s } => state.events.process_changed(&processid, s),
         }
     }

@@ -1,6 +1,16 @@
 //! In-memory wake-up signals: a process became ready to assign, or a process
 //! changed state. They carry no state of their own; listeners re-read the store.
+//!
+//! Long-polling executors wait on the queue of their colony and executor type.
+//! A newly ready process wakes *one* waiter of its queue (waking all of them
+//! would make every executor race for one process), unless only some
+//! executors may take it (named executors, resources, location), in which
+//! case all waiters of the queue re-check.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use petri_api::model::Process;
 use tokio::sync::{Notify, broadcast, watch};
 
 /// A process reached a state.
@@ -12,10 +22,11 @@ pub struct ProcessEvent {
     pub state: i32,
 }
 
+type QueueKey = (String, String);
+
 /// Signals shared by the request handlers of one server.
 pub struct Events {
-    /// Woken (all waiters) whenever some process may have become assignable.
-    pub(crate) ready: Notify,
+    queues: Mutex<HashMap<QueueKey, Arc<Notify>>>,
     pub(crate) changes: broadcast::Sender<ProcessEvent>,
     shutdown: watch::Sender<bool>,
 }
@@ -30,9 +41,46 @@ impl Events {
     /// Fresh signals.
     pub fn new() -> Self {
         Self {
-            ready: Notify::new(),
+            queues: Mutex::new(HashMap::new()),
             changes: broadcast::channel(4096).0,
             shutdown: watch::channel(false).0,
+        }
+    }
+
+    /// The wake-up signal of one queue, created on first use.
+    pub(crate) fn queue(&self, colony: &str, executortype: &str) -> Arc<Notify> {
+        let mut queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());
+        queues
+            .entry((colony.to_owned(), executortype.to_owned()))
+            .or_default()
+            .clone()
+    }
+
+    /// Wakes the executors that may take a newly ready process of this queue:
+    /// one of them, or all when `all`.
+    pub fn wake(&self, colony: &str, executortype: &str, all: bool) {
+        let queue = self.queue(colony, executortype);
+        if all {
+            queue.notify_waiters();
+        } else {
+            queue.notify_one();
+        }
+    }
+
+    /// Wakes the executors that may take `p`.
+    pub(crate) fn wake_for(&self, p: &Process) {
+        self.wake(
+            &p.spec.conditions.colonyname,
+            &p.spec.conditions.executortype,
+            petri_core::restricted(p),
+        );
+    }
+
+    /// Wakes every waiting executor of every queue (when it is not known what became ready).
+    pub fn wake_everyone(&self) {
+        let queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());
+        for q in queues.values() {
+            q.notify_waiters();
         }
     }
 
@@ -46,11 +94,6 @@ impl Events {
         let mut rx = self.shutdown.subscribe();
         // An error means the sender is gone, which also means stopping.
         let _ = rx.wait_for(|stopping| *stopping).await;
-    }
-
-    /// Wakes every long-polling executor so it re-checks the queue.
-    pub fn wake_assigners(&self) {
-        self.ready.notify_waiters();
     }
 
     /// Announces that `processid` reached `state`.

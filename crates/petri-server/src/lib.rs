@@ -63,6 +63,9 @@ pub struct AppState {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) config: Arc<Config>,
     pub(crate) events: Arc<Events>,
+    /// When each executor's last-heard-from time was last written, so an
+    /// executor polling many times a second costs one write a second.
+    touched: Arc<std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>>,
 }
 
 impl AppState {
@@ -72,7 +75,31 @@ impl AppState {
             store,
             config: Arc::new(config),
             events: Arc::new(Events::new()),
+            touched: Arc::default(),
         }
+    }
+
+    /// Records that `executor` was heard from now (at most once a second per executor).
+    pub(crate) async fn touch(&self, executor: &petri_api::model::Executor) -> Result<(), petri_store::StoreError> {
+        let now = std::time::Instant::now();
+        {
+            let mut touched = self.touched.lock().unwrap_or_else(|e| e.into_inner());
+            let key = format!("{}/{}", executor.colonyname, executor.executorname);
+            if touched
+                .get(&key)
+                .is_some_and(|t| now.duration_since(*t) < Duration::from_secs(1))
+            {
+                return Ok(());
+            }
+            touched.insert(key, now);
+        }
+        self.store
+            .touch_executor(
+                &executor.colonyname,
+                &executor.executorname,
+                petri_api::Timestamp::now(),
+            )
+            .await
     }
 
     /// The store.

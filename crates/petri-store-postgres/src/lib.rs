@@ -69,11 +69,14 @@ fn from_doc<T: DeserializeOwned>(text: &str) -> StoreResult<T> {
 }
 
 fn parse_docs<T: DeserializeOwned>(rows: Vec<sqlx::postgres::PgRow>) -> StoreResult<Vec<T>> {
-    rows.iter().map(|r| from_doc(&r.try_get::<String, _>(0).map_err(db_err)?)).collect()
+    rows.iter()
+        .map(|r| from_doc(&r.try_get::<String, _>(0).map_err(db_err)?))
+        .collect()
 }
 
 fn parse_doc<T: DeserializeOwned>(row: Option<sqlx::postgres::PgRow>) -> StoreResult<Option<T>> {
-    row.map(|r| from_doc(&r.try_get::<String, _>(0).map_err(db_err)?)).transpose()
+    row.map(|r| from_doc(&r.try_get::<String, _>(0).map_err(db_err)?))
+        .transpose()
 }
 
 impl PgStore {
@@ -95,7 +98,12 @@ impl PgStore {
         // sqlx's migrator takes an advisory lock, so replicas starting together migrate once.
         sqlx::migrate!("./migrations").run(&pool).await.map_err(db_err)?;
         let replica = petri_crypto::random_id()[..16].to_owned();
-        Ok(Self { pool, options, replica, leader: Mutex::new(None) })
+        Ok(Self {
+            pool,
+            options,
+            replica,
+            leader: Mutex::new(None),
+        })
     }
 
     /// Connects to `url` using tables in `schema` (created if missing), so
@@ -108,7 +116,10 @@ impl PgStore {
         let mut conn = PgConnection::connect_with(&options)
             .await
             .map_err(|e| StoreError::Database(format!("cannot connect to PostgreSQL: {e}")))?;
-        sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS {schema}"))).execute(&mut conn).await.map_err(db_err)?;
+        sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS {schema}")))
+            .execute(&mut conn)
+            .await
+            .map_err(db_err)?;
         Self::connect_with(options.options([("search_path", schema)])).await
     }
 
@@ -126,15 +137,22 @@ struct Notes<'a> {
 
 impl<'a> Notes<'a> {
     fn new(replica: &'a str) -> Self {
-        Self { replica, lines: Vec::new() }
+        Self {
+            replica,
+            lines: Vec::new(),
+        }
     }
 
-    fn ready(&mut self) {
-        self.lines.push("r".into());
+    /// `p` became ready. Names cannot hold control characters, so tabs separate fields.
+    fn ready(&mut self, p: &Process) {
+        let c = &p.spec.conditions;
+        let all = u8::from(petri_core::restricted(p));
+        self.lines
+            .push(format!("r\t{}\t{}\t{all}", c.colonyname, c.executortype));
     }
 
     fn changed(&mut self, p: &Process) {
-        self.lines.push(format!("c {} {}", p.processid, p.state));
+        self.lines.push(format!("c\t{}\t{}", p.processid, p.state));
     }
 
     fn workspace(&mut self, ws: &Workspace) {
@@ -143,8 +161,10 @@ impl<'a> Notes<'a> {
                 self.changed(p);
             }
         }
-        if !ws.ready.is_empty() {
-            self.ready();
+        for id in &ws.ready {
+            if let Some(p) = ws.processes.get(id) {
+                self.ready(p);
+            }
         }
     }
 
@@ -182,9 +202,13 @@ fn parse_notification(payload: &str, own: &str) -> Vec<ClusterEvent> {
     }
     lines
         .filter_map(|line| {
-            let mut parts = line.split(' ');
+            let mut parts = line.split('\t');
             match parts.next()? {
-                "r" => Some(ClusterEvent::Ready),
+                "r" => Some(ClusterEvent::Ready {
+                    colony: parts.next()?.to_owned(),
+                    executortype: parts.next()?.to_owned(),
+                    all: parts.next()? == "1",
+                }),
                 "c" => {
                     let processid = parts.next()?.to_owned();
                     let state = parts.next()?.parse().ok()?;
@@ -276,7 +300,8 @@ async fn save_workspace(conn: &mut PgConnection, ws: &Workspace) -> StoreResult<
 }
 
 async fn delete_processes(conn: &mut PgConnection, filter: &str, bind: &str, state: Option<i32>) -> StoreResult<u64> {
-    let attr_sql = format!("DELETE FROM attributes WHERE processid IN (SELECT processid FROM processes WHERE {filter})");
+    let attr_sql =
+        format!("DELETE FROM attributes WHERE processid IN (SELECT processid FROM processes WHERE {filter})");
     let proc_sql = format!("DELETE FROM processes WHERE {filter}");
     // The filters are constant fragments chosen by this crate; values are bound.
     let mut q = sqlx::query(AssertSqlSafe(attr_sql)).bind(bind);
@@ -379,7 +404,7 @@ impl Store for PgStore {
                     // The connection dropped and was re-established: notifications
                     // may have been missed, so tell listeners to re-check everything.
                     Ok(None) => {
-                        if tx.send(ClusterEvent::Ready).await.is_err() {
+                        if tx.send(ClusterEvent::Resync).await.is_err() {
                             return;
                         }
                     }
@@ -475,21 +500,33 @@ impl Store for PgStore {
             )
             .await?;
         if n == 0 {
-            return Err(StoreError::NotFound(format!("executor {} not found", executor.executorname)));
+            return Err(StoreError::NotFound(format!(
+                "executor {} not found",
+                executor.executorname
+            )));
         }
         Ok(())
     }
 
     async fn get_executor(&self, colony: &str, name: &str) -> StoreResult<Option<Executor>> {
-        self.doc("SELECT doc FROM executors WHERE colonyname = $1 AND executorname = $2", &[colony, name]).await
+        self.doc(
+            "SELECT doc FROM executors WHERE colonyname = $1 AND executorname = $2",
+            &[colony, name],
+        )
+        .await
     }
 
     async fn executors_by_id(&self, id: &str) -> StoreResult<Vec<Executor>> {
-        self.docs("SELECT doc FROM executors WHERE executorid = $1", &[id]).await
+        self.docs("SELECT doc FROM executors WHERE executorid = $1", &[id])
+            .await
     }
 
     async fn list_executors(&self, colony: &str) -> StoreResult<Vec<Executor>> {
-        self.docs("SELECT doc FROM executors WHERE colonyname = $1 ORDER BY executorname", &[colony]).await
+        self.docs(
+            "SELECT doc FROM executors WHERE colonyname = $1 ORDER BY executorname",
+            &[colony],
+        )
+        .await
     }
 
     async fn touch_executor(&self, colony: &str, name: &str, now: Timestamp) -> StoreResult<()> {
@@ -527,15 +564,23 @@ impl Store for PgStore {
     }
 
     async fn get_user(&self, colony: &str, userid: &str) -> StoreResult<Option<User>> {
-        self.doc("SELECT doc FROM users WHERE colonyname = $1 AND userid = $2", &[colony, userid]).await
+        self.doc(
+            "SELECT doc FROM users WHERE colonyname = $1 AND userid = $2",
+            &[colony, userid],
+        )
+        .await
     }
 
     async fn list_users(&self, colony: &str) -> StoreResult<Vec<User>> {
-        self.docs("SELECT doc FROM users WHERE colonyname = $1 ORDER BY name", &[colony]).await
+        self.docs("SELECT doc FROM users WHERE colonyname = $1 ORDER BY name", &[colony])
+            .await
     }
 
     async fn remove_user(&self, colony: &str, name: &str) -> StoreResult<bool> {
-        Ok(self.exec("DELETE FROM users WHERE colonyname = $1 AND name = $2", &[colony, name]).await? > 0)
+        Ok(self
+            .exec("DELETE FROM users WHERE colonyname = $1 AND name = $2", &[colony, name])
+            .await?
+            > 0)
     }
 
     async fn add_function(&self, function: Function) -> StoreResult<()> {
@@ -563,22 +608,33 @@ impl Store for PgStore {
                 .await
             }
             None => {
-                self.docs("SELECT doc FROM functions WHERE colonyname = $1 ORDER BY funcname, executorname", &[colony])
-                    .await
+                self.docs(
+                    "SELECT doc FROM functions WHERE colonyname = $1 ORDER BY funcname, executorname",
+                    &[colony],
+                )
+                .await
             }
         }
     }
 
     async fn get_function(&self, functionid: &str) -> StoreResult<Option<Function>> {
-        self.doc("SELECT doc FROM functions WHERE functionid = $1", &[functionid]).await
+        self.doc("SELECT doc FROM functions WHERE functionid = $1", &[functionid])
+            .await
     }
 
     async fn remove_function(&self, functionid: &str) -> StoreResult<bool> {
-        Ok(self.exec("DELETE FROM functions WHERE functionid = $1", &[functionid]).await? > 0)
+        Ok(self
+            .exec("DELETE FROM functions WHERE functionid = $1", &[functionid])
+            .await?
+            > 0)
     }
 
     async fn remove_functions_of(&self, colony: &str, executorname: &str) -> StoreResult<()> {
-        self.exec("DELETE FROM functions WHERE colonyname = $1 AND executorname = $2", &[colony, executorname]).await?;
+        self.exec(
+            "DELETE FROM functions WHERE colonyname = $1 AND executorname = $2",
+            &[colony, executorname],
+        )
+        .await?;
         Ok(())
     }
 
@@ -617,7 +673,7 @@ impl Store for PgStore {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         put_process(&mut tx, &process).await?;
         let mut notes = Notes::new(&self.replica);
-        notes.ready();
+        notes.ready(&process);
         notes.send(&mut tx).await?;
         tx.commit().await.map_err(db_err)
     }
@@ -625,11 +681,13 @@ impl Store for PgStore {
     async fn add_graph(&self, graph: ProcessGraph, processes: Vec<Process>) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         put_graph(&mut tx, &graph).await?;
+        let mut notes = Notes::new(&self.replica);
         for p in &processes {
             put_process(&mut tx, p).await?;
+            if !p.waitforparents {
+                notes.ready(p);
+            }
         }
-        let mut notes = Notes::new(&self.replica);
-        notes.ready();
         notes.send(&mut tx).await?;
         tx.commit().await.map_err(db_err)
     }
@@ -780,7 +838,11 @@ impl Store for PgStore {
 
     async fn stats(&self, colony: &str) -> StoreResult<Statistics> {
         let count = |sql: &'static str| async move {
-            let rows = sqlx::query(sql).bind(colony).fetch_all(&self.pool).await.map_err(db_err)?;
+            let rows = sqlx::query(sql)
+                .bind(colony)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?;
             let mut out = [0i64; 4];
             for r in rows {
                 let s: i32 = r.try_get(0).map_err(db_err)?;
@@ -793,7 +855,9 @@ impl Store for PgStore {
         };
         let p = count("SELECT state, COUNT(*) FROM processes WHERE colonyname = $1 GROUP BY state").await?;
         let g = count("SELECT state, COUNT(*) FROM graphs WHERE colonyname = $1 GROUP BY state").await?;
-        let executors: Vec<Executor> = self.docs("SELECT doc FROM executors WHERE colonyname = $1", &[colony]).await?;
+        let executors: Vec<Executor> = self
+            .docs("SELECT doc FROM executors WHERE colonyname = $1", &[colony])
+            .await?;
         let with_state = |s: i32| executors.iter().filter(|e| e.state == s).count() as i64;
         Ok(Statistics {
             colonies: 1,
@@ -812,10 +876,18 @@ impl Store for PgStore {
     }
 
     async fn get_graph(&self, id: &str) -> StoreResult<Option<(ProcessGraph, Vec<Process>)>> {
-        let Some(g) = self.doc::<ProcessGraph>("SELECT doc FROM graphs WHERE processgraphid = $1", &[id]).await? else {
+        let Some(g) = self
+            .doc::<ProcessGraph>("SELECT doc FROM graphs WHERE processgraphid = $1", &[id])
+            .await?
+        else {
             return Ok(None);
         };
-        let ps = self.docs("SELECT doc FROM processes WHERE processgraphid = $1 ORDER BY seq", &[id]).await?;
+        let ps = self
+            .docs(
+                "SELECT doc FROM processes WHERE processgraphid = $1 ORDER BY seq",
+                &[id],
+            )
+            .await?;
         Ok(Some((g, ps)))
     }
 

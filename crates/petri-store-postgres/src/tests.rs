@@ -10,7 +10,11 @@ async fn test_store() -> Option<PgStore> {
         return None;
     };
     let schema = format!("petri_t_{}", &petri_crypto::random_id()[..12]);
-    Some(PgStore::connect_schema(&url, &schema).await.expect("PETRI_TEST_DATABASE_URL is set but unusable"))
+    Some(
+        PgStore::connect_schema(&url, &schema)
+            .await
+            .expect("PETRI_TEST_DATABASE_URL is set but unusable"),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -43,10 +47,20 @@ async fn one_leader_at_a_time() {
 
 #[test]
 fn notifications_round_trip_and_skip_own() {
-    let events = parse_notification("other\nr\nc abc 2\nbogus\n", "me");
+    let events = parse_notification("other\nr\tcol\tkind\t1\nc\tabc\t2\nbogus\n", "me");
     assert_eq!(
         events,
-        vec![ClusterEvent::Ready, ClusterEvent::Changed { processid: "abc".into(), state: 2 }]
+        vec![
+            ClusterEvent::Ready {
+                colony: "col".into(),
+                executortype: "kind".into(),
+                all: true
+            },
+            ClusterEvent::Changed {
+                processid: "abc".into(),
+                state: 2
+            }
+        ]
     );
-    assert!(parse_notification("me\nr\n", "me").is_empty());
+    assert!(parse_notification("me\nr\tcol\tkind\t0\n", "me").is_empty());
 }

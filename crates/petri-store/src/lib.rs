@@ -77,8 +77,17 @@ pub struct LogQuery {
 /// A change other servers sharing the database should hear about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClusterEvent {
-    /// Some process may have become ready to assign.
-    Ready,
+    /// A process became ready to assign.
+    Ready {
+        /// Its colony.
+        colony: String,
+        /// Its executor type.
+        executortype: String,
+        /// Whether only some executors of that type may take it (so all should look).
+        all: bool,
+    },
+    /// Events may have been missed: every listener should re-check.
+    Resync,
     /// A process reached a state.
     Changed {
         /// The process.

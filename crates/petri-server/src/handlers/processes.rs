@@ -26,8 +26,10 @@ impl AppState {
                 self.events.process_changed(id, p.state);
             }
         }
-        if !ws.ready.is_empty() {
-            self.events.wake_assigners();
+        for id in &ws.ready {
+            if let Some(p) = ws.processes.get(id) {
+                self.events.wake_for(p);
+            }
         }
     }
 }
@@ -50,7 +52,7 @@ pub(crate) async fn submit(state: &AppState, signer: &str, msg: SubmitFunctionSp
     };
     let process = new_process(spec, &initiator, Timestamp::now());
     state.store.add_process(process.clone()).await?;
-    state.events.wake_assigners();
+    state.events.wake_for(&process);
     tracing::debug!(process = %process.processid, func = %process.spec.funcname, "process submitted");
     json(&process)
 }
@@ -85,16 +87,14 @@ pub(crate) async fn assign(state: &AppState, signer: &str, msg: AssignProcess) -
     }
     let executor = state.require_executor(signer, &msg.colonyname).await?;
     let limits = limits(&msg)?;
-    state
-        .store
-        .touch_executor(&executor.colonyname, &executor.executorname, Timestamp::now())
-        .await?;
+    state.touch(&executor).await?;
     let wait = Duration::from_secs(msg.timeout.max(0) as u64).min(state.config.max_assign_timeout);
     let deadline = Instant::now() + wait;
+    let queue = state.events.queue(&executor.colonyname, &executor.executortype);
     loop {
         // Register for wake-ups before looking, so a process submitted between
         // the look and the wait is not missed.
-        let notified = state.events.ready.notified();
+        let notified = queue.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
         if let Some(ws) = state.store.assign(&executor, limits, Timestamp::now()).await? {

@@ -26,8 +26,11 @@ pub(crate) async fn submit(state: &AppState, signer: &str, msg: SubmitWorkflowSp
         name: member.name().to_owned(),
     };
     let (graph, processes) = build_workflow(spec, &initiator, Timestamp::now())?;
+    let roots: Vec<_> = processes.iter().filter(|p| !p.waitforparents).cloned().collect();
     state.store.add_graph(graph.clone(), processes).await?;
-    state.events.wake_assigners();
+    for p in &roots {
+        state.events.wake_for(p);
+    }
     tracing::debug!(graph = %graph.processgraphid, "workflow submitted");
     json(&graph)
 }
