@@ -149,10 +149,45 @@ impl Runtime {
         Ok(())
     }
 
+    /// Runs the processes the broker shows as assigned to this executor but
+    /// that it is not running: an assignment whose reply was lost when the
+    /// connection (or the broker replica) went down, or that a previous run of
+    /// this executor left behind. Without this they would wait for their
+    /// `maxexectime` and run a second time elsewhere.
+    pub async fn recover(&self) -> Result<usize, ExecutorError> {
+        let msg = petri_api::msg::GetProcesses {
+            colonyname: self.colony.clone(),
+            count: 100,
+            state: petri_api::model::state::RUNNING,
+            executortype: self.kind.clone(),
+            ..Default::default()
+        };
+        let running: Option<Vec<Process>> = self.client.call(&msg, &self.key).await?;
+        let me = self.key.id();
+        let mut n = 0;
+        for p in running
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|p| p.assignedexecutorid == me)
+        {
+            tracing::info!(process = %p.processid, "resuming a process assigned to this executor");
+            self.execute(p).await?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
     /// Takes and runs processes until `shutdown` resolves; the process in hand is finished first.
     pub async fn run(&self, shutdown: impl Future<Output = ()>) -> Result<(), ExecutorError> {
         tokio::pin!(shutdown);
+        let mut recovering = true;
         loop {
+            if recovering {
+                match self.recover().await {
+                    Ok(_) => recovering = false,
+                    Err(e) => tracing::warn!(error = %e, "cannot check for orphaned processes yet"),
+                }
+            }
             let assigned = tokio::select! {
                 _ = &mut shutdown => break,
                 r = self.client.assign(&self.colony, self.poll_timeout_secs, &self.key) => r,
@@ -161,8 +196,10 @@ impl Runtime {
                 Ok(Some(process)) => self.execute(process).await?,
                 Ok(None) => {}
                 Err(e) if matches!(e, SdkError::Transport(_)) || e.status() == Some(503) => {
-                    // The broker may be restarting: back off and retry.
+                    // The broker may be restarting: back off and retry, then look
+                    // for an assignment whose reply was lost.
                     tracing::warn!(error = %e, "cannot reach the broker, retrying");
+                    recovering = true;
                     tokio::select! {
                         _ = &mut shutdown => break,
                         _ = tokio::time::sleep(Duration::from_secs(1)) => {}
@@ -201,16 +238,37 @@ impl Runtime {
                 }
             }
         };
-        match result {
-            Ok(out) => {
-                tracing::debug!(process = %id, func = %funcname, "process done");
-                self.client.close(&id, out, &self.key).await?;
-            }
-            Err(error) => {
-                tracing::warn!(process = %id, func = %funcname, error = %error, "process failed");
-                self.client.fail(&id, vec![error], &self.key).await?;
+        match &result {
+            Ok(_) => tracing::debug!(process = %id, func = %funcname, "process done"),
+            Err(error) => tracing::warn!(process = %id, func = %funcname, error = %error, "process failed"),
+        }
+        self.report(&id, result).await
+    }
+
+    /// Reports a result, retrying while the broker cannot be reached (a
+    /// replica may be restarting). Reporting twice is harmless: a repeated
+    /// close is accepted, and a repeated failure is refused as already failed.
+    async fn report(&self, id: &str, result: FunctionResult) -> Result<(), ExecutorError> {
+        let mut delay = Duration::from_millis(100);
+        let mut attempts = 0;
+        loop {
+            let sent = match &result {
+                Ok(out) => self.client.close(id, out.clone(), &self.key).await,
+                Err(error) => self.client.fail(id, vec![error.clone()], &self.key).await,
+            };
+            match sent {
+                Ok(()) => return Ok(()),
+                Err(SdkError::Server { status: 400, message }) if message.contains("failed process as failed") => {
+                    return Ok(());
+                }
+                Err(e) if (matches!(e, SdkError::Transport(_)) || e.status() == Some(503)) && attempts < 60 => {
+                    attempts += 1;
+                    tracing::warn!(process = %id, error = %e, "cannot report the result yet, retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(2));
+                }
+                Err(e) => return Err(e.into()),
             }
         }
-        Ok(())
     }
 }
