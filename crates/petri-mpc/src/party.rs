@@ -232,6 +232,16 @@ impl<T: Transport> Party<T> {
         }
     }
 
+    /// Shares of `n` uniformly random ring elements that no party knows: component j is F(k_j),
+    /// drawn by its two holders. No communication.
+    pub fn random(&mut self, n: usize) -> AShare {
+        let nonce = self.nonce();
+        AShare {
+            a: self.own.words(nonce, n),
+            b: self.next_key.words(nonce, n),
+        }
+    }
+
     /// A public vector as a (trivial) sharing: the constant sits in share 0.
     pub fn constant(&self, values: &[u64]) -> AShare {
         AShare::zeros(values.len())
