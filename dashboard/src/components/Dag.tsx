@@ -16,9 +16,10 @@ interface Layout {
   edges: { from: string; to: string; points: { x: number; y: number }[] }[];
 }
 
-function layout(ids: string[], edges: [string, string][], direction: "LR" | "TB"): Layout {
+/** Left to right: workflows are read as stages, and a laptop screen is wider than tall. */
+function layout(ids: string[], edges: [string, string][]): Layout {
   const g = new dagre.graphlib.Graph();
-  g.setGraph({ rankdir: direction, nodesep: direction === "LR" ? 14 : 28, ranksep: direction === "LR" ? 76 : 56, marginx: MARGIN, marginy: MARGIN });
+  g.setGraph({ rankdir: "LR", nodesep: 14, ranksep: 76, marginx: MARGIN, marginy: MARGIN });
   g.setDefaultEdgeLabel(() => ({}));
   // dagre's ordering pass lays siblings out in reverse insertion order, so
   // inserting in reverse keeps them in submission order (lumi-0 above lumi-1).
@@ -90,7 +91,7 @@ export function Dag({
     for (const parent of processes[id].parents ?? []) if (processes[parent]) edgeList.push([parent, id]);
   }
   const structure = known.join(",") + "|" + edgeList.map((e) => e.join(">")).join(",");
-  const l = useMemo(() => layout(known, edgeList, "LR"), [structure]);
+  const l = useMemo(() => layout(known, edgeList), [structure]);
 
   return (
     <svg
