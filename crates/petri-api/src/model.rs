@@ -352,3 +352,6 @@ mod tests {
         assert_eq!(json["submissiontime"], "0001-01-01T00:00:00Z");
     }
 }
+
+mod ext;
+pub use ext::*;

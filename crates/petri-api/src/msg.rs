@@ -110,3 +110,6 @@ message!(GetVersion = "versionmsg" {});
 
 /// A message that carries just a colony name (used when only that is needed).
 pub type ColonyName = GetColony;
+
+mod ext;
+pub use ext::*;
