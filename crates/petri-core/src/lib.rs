@@ -11,6 +11,7 @@
 //! is lost or reshaped between what an executor wrote and what a user reads.
 
 mod error;
+pub mod ext;
 mod matching;
 mod spec;
 mod stats;
