@@ -10,11 +10,14 @@
 //! and one process is never assigned twice.
 
 pub mod conformance;
+pub mod ext;
 
 use async_trait::async_trait;
 use petri_api::Timestamp;
 use petri_api::model::{Attribute, Colony, Executor, Function, Log, Process, ProcessGraph, Statistics, User};
 use petri_core::{CoreError, Limits, Workspace};
+
+pub use ext::ExtStore;
 
 /// Errors a store returns.
 #[derive(Debug, thiserror::Error)]
@@ -99,7 +102,7 @@ pub enum ClusterEvent {
 
 /// Persistent state of the broker.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: ExtStore + Send + Sync + 'static {
     /// Changes made by other servers sharing this store (a shared store
     /// announces every change atomically with it), or `None` when the store is
     /// not shared.
