@@ -27,8 +27,6 @@ use serde::de::DeserializeOwned;
 
 mod ext;
 
-mod ext;
-
 /// A store in one SQLite database file.
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -81,7 +79,6 @@ fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(include_str!("../migrations/0001_init.sql")),
         M::up(include_str!("../migrations/0002_deadlines.sql")),
-        M::up(include_str!("../migrations/0004_ext.sql")),
         M::up(include_str!("../migrations/0003_full_indexes.sql")),
         M::up(include_str!("../migrations/0004_ext.sql")),
     ])
