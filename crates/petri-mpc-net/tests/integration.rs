@@ -412,3 +412,52 @@ async fn a_node_with_a_certificate_from_another_ca_is_refused() {
     let err = other.channel(&host, port, Duration::from_secs(5)).await.unwrap_err();
     assert!(err.to_string().contains("certificate"), "{err}");
 }
+
+/// Each example under examples/mpc runs and yields its expected.json.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_examples_give_their_expected_results() {
+    use petri_mpc_net::cluster::{ComputeMode, Example, LocalCluster};
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/mpc");
+    for name in ["millionaires", "median", "hospitals"] {
+        let example = Example::load(&root.join(name)).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let cluster = LocalCluster::start(
+            tmp.path(),
+            example.data.clone(),
+            example.result_only.clone(),
+            ComputeMode::InProcess,
+        )
+        .await
+        .unwrap();
+        let out = cluster
+            .run(&example.program, "example", name, Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert!(out.iter().all(|o| o.status == "FINISHED"), "{name}: {out:?}");
+        let expected = example.expected.unwrap();
+        let got = cluster.all_results(name);
+        let expected_nodes = expected.as_object().unwrap();
+        assert_eq!(
+            got.len(),
+            expected_nodes.len(),
+            "{name}: only the named nodes learn results: {got:?}"
+        );
+        for (node, outputs) in expected_nodes {
+            let results = cluster.results(node, name);
+            for (output, values) in outputs.as_object().unwrap() {
+                let got = &results
+                    .get(output)
+                    .unwrap_or_else(|| panic!("{name}: {node} has no {output}"))
+                    .values;
+                let want = values.as_array().unwrap();
+                assert_eq!(got.len(), want.len());
+                for (g, w) in got.iter().zip(want) {
+                    assert!(
+                        (g.as_f64().unwrap() - w.as_f64().unwrap()).abs() < 1e-3,
+                        "{name}: {output} = {g}, expected {w}"
+                    );
+                }
+            }
+        }
+    }
+}
