@@ -31,6 +31,8 @@ use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Connection, PgConnection, PgPool, Row};
 use tokio::sync::{Mutex, mpsc};
 
+mod ext;
+
 /// The notification channel replicas talk on.
 const CHANNEL: &str = "petri_events";
 /// The advisory lock whose holder leads the background duties.
@@ -428,7 +430,9 @@ impl Store for PgStore {
             *slot = None;
         }
         let mut conn = PgConnection::connect_with(&self.options).await.map_err(db_err)?;
-        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+        // Advisory locks are database-wide: mixing in the schema lets stores in
+        // different schemas of one database (tests, separate deployments) each have a leader.
+        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1 # hashtext(current_schema())::BIGINT)")
             .bind(LEADER_LOCK)
             .fetch_one(&mut conn)
             .await
