@@ -53,6 +53,7 @@ pub(crate) async fn run(state: AppState) {
         if let Err(e) = enforce_deadlines(&state).await {
             tracing::warn!(error = %e, "deadline check failed");
         }
+        crate::ext::run_duties(&state).await;
     }
 }
 

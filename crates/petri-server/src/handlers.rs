@@ -1,8 +1,13 @@
 //! One handler per message type. Each validates its input, checks the
 //! signer's role, runs, and returns the reply JSON.
 
+mod blueprints;
+pub(crate) mod channels;
 mod colonies;
+mod crons;
 mod executors;
+mod files;
+mod generators;
 mod logs;
 mod processes;
 mod workflows;
@@ -85,6 +90,41 @@ pub(crate) async fn dispatch(state: &AppState, signer: &str, envelope: &Envelope
         AddChild => workflows::add_child,
         AddLog => logs::add_log,
         GetLogs => logs::get_logs,
+        AddCron => crons::add_cron,
+        GetCron => crons::get_cron,
+        GetCrons => crons::get_crons,
+        RemoveCron => crons::remove_cron,
+        RunCron => crons::run_cron,
+        AddGenerator => generators::add_generator,
+        GetGenerator => generators::get_generator,
+        ResolveGenerator => generators::resolve_generator,
+        GetGenerators => generators::get_generators,
+        RemoveGenerator => generators::remove_generator,
+        PackGenerator => generators::pack_generator,
+        ChannelAppend => channels::append,
+        ChannelRead => channels::read,
+        AddFile => files::add_file,
+        GetFile => files::get_file,
+        GetFiles => files::get_files,
+        GetFileLabels => files::get_file_labels,
+        RemoveFile => files::remove_file,
+        CreateSnapshot => files::create_snapshot,
+        GetSnapshot => files::get_snapshot,
+        GetSnapshots => files::get_snapshots,
+        RemoveSnapshot => files::remove_snapshot,
+        RemoveAllSnapshots => files::remove_all_snapshots,
+        AddBlueprintDefinition => blueprints::add_definition,
+        GetBlueprintDefinition => blueprints::get_definition,
+        GetBlueprintDefinitions => blueprints::get_definitions,
+        RemoveBlueprintDefinition => blueprints::remove_definition,
+        AddBlueprint => blueprints::add_blueprint,
+        GetBlueprint => blueprints::get_blueprint,
+        GetBlueprints => blueprints::get_blueprints,
+        UpdateBlueprint => blueprints::update_blueprint,
+        RemoveBlueprint => blueprints::remove_blueprint,
+        UpdateBlueprintStatus => blueprints::update_status,
+        ReconcileBlueprint => blueprints::reconcile,
+        GetBlueprintHistory => blueprints::get_history,
     })
 }
 

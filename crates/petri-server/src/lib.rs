@@ -13,6 +13,7 @@ mod background;
 mod dashboard;
 mod error;
 mod events;
+mod ext;
 mod handlers;
 mod pubsub;
 mod rpc;
@@ -63,6 +64,7 @@ pub struct AppState {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) config: Arc<Config>,
     pub(crate) events: Arc<Events>,
+    pub(crate) ext: Arc<ext::ExtEvents>,
     /// When each executor's last-heard-from time was last written, so an
     /// executor polling many times a second costs one write a second.
     touched: Arc<std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>>,
@@ -75,6 +77,7 @@ impl AppState {
             store,
             config: Arc::new(config),
             events: Arc::new(Events::new()),
+            ext: Arc::default(),
             touched: Arc::default(),
         }
     }
@@ -133,6 +136,7 @@ pub async fn serve(
     tracing::info!(addr = ?addr, "broker listening");
     let duties = tokio::spawn(background::run(state.clone()));
     let relay = tokio::spawn(background::relay_cluster_events(state.clone()));
+    let channel_relay = tokio::spawn(ext::relay_channel_events(state.clone()));
     let events = state.events.clone();
     // Long-polls and websocket subscriptions end when shutdown begins, so the
     // graceful shutdown does not wait out their timeouts.
@@ -145,5 +149,6 @@ pub async fn serve(
         .await;
     duties.abort();
     relay.abort();
+    channel_relay.abort();
     result
 }

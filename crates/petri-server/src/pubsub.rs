@@ -19,6 +19,8 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::time::Instant;
 
 use crate::AppState;
+
+mod channel;
 use crate::error::RpcFailure;
 use crate::handlers::decode;
 use crate::rpc::recover_signer;
@@ -72,6 +74,7 @@ async fn session(state: AppState, mut socket: WebSocket) {
         };
         let outcome = match envelope.payloadtype.as_str() {
             "subscribeprocessmsg" => subscribe_process(&state, &signer, &envelope, &mut socket).await,
+            "subscribechannelmsg" => channel::subscribe(&state, &signer, &envelope, &mut socket).await,
             other => {
                 let f = RpcFailure::bad_request(format!("unsupported message type on /pubsub: {other}"));
                 send_error(&mut socket, &f).await
