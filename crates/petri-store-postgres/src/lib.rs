@@ -35,7 +35,7 @@ mod ext;
 
 /// The notification channel replicas talk on.
 const CHANNEL: &str = "petri_events";
-/// The advisory lock whose holder leads the background duties.
+/// The base of the advisory lock whose holder leads the background duties.
 const LEADER_LOCK: i64 = 0x7065_7472_695f_6c64; // "petri_ld"
 /// Largest notification payload we send (PostgreSQL's limit is 8000 bytes).
 const MAX_NOTIFY_BYTES: usize = 7000;
@@ -650,6 +650,19 @@ impl Store for PgStore {
         wait: f64,
         exec: f64,
     ) -> StoreResult<()> {
+        // Most executors register no functions: look before opening a transaction.
+        let any: Option<i32> = sqlx::query_scalar(
+            "SELECT 1 FROM functions WHERE colonyname = $1 AND executorname = $2 AND funcname = $3 LIMIT 1",
+        )
+        .bind(colony)
+        .bind(executorname)
+        .bind(funcname)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        if any.is_none() {
+            return Ok(());
+        }
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         let rows = sqlx::query(
             "SELECT doc FROM functions WHERE colonyname = $1 AND executorname = $2 AND funcname = $3 FOR UPDATE",
@@ -790,21 +803,25 @@ impl Store for PgStore {
     async fn edit(&self, id: &str, edit: Edit) -> StoreResult<Workspace> {
         let not_found = || StoreError::NotFound(format!("process {id} not found"));
         let mut tx = self.pool.begin().await.map_err(db_err)?;
-        let graph_id: Option<String> = sqlx::query_scalar("SELECT processgraphid FROM processes WHERE processid = $1")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        let graph_id = graph_id.ok_or_else(not_found)?;
-        let mut ws = if graph_id.is_empty() {
-            let p: Process = parse_doc(
-                sqlx::query("SELECT doc FROM processes WHERE processid = $1 FOR UPDATE")
-                    .bind(id)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db_err)?,
-            )?
-            .ok_or_else(not_found)?;
+        // Most processes stand alone: lock one directly. A workflow process is
+        // not matched here and is locked below, after its graph.
+        let standalone: Option<Process> = parse_doc(
+            sqlx::query("SELECT doc FROM processes WHERE processid = $1 AND processgraphid = '' FOR UPDATE")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?,
+        )?;
+        let graph_id = match &standalone {
+            Some(_) => String::new(),
+            None => sqlx::query_scalar("SELECT processgraphid FROM processes WHERE processid = $1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?
+                .ok_or_else(not_found)?,
+        };
+        let mut ws = if let Some(p) = standalone {
             Workspace::new(id.to_owned(), None, vec![p])
         } else {
             // Graph first, then its processes: the lock order every graph change follows.
