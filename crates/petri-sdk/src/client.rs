@@ -19,20 +19,20 @@ use crate::{SdkError, SdkResult};
 pub struct Client {
     http: reqwest::Client,
     api_url: String,
-    pubsub_url: String,
+    pub(crate) pubsub_url: String,
 }
 
 /// Replies without content.
 #[derive(serde::Deserialize)]
 struct Empty {}
 
-fn signed<M: Message>(msg: &M, key: &PrivateKey) -> SdkResult<Envelope> {
+pub(crate) fn signed<M: Message>(msg: &M, key: &PrivateKey) -> SdkResult<Envelope> {
     let mut env = Envelope::unsigned(M::MSGTYPE, &msg.to_json()).map_err(|e| SdkError::Decode(e.to_string()))?;
     env.signature = key.sign(&env.payload);
     Ok(env)
 }
 
-fn decode_reply<R: DeserializeOwned>(reply: &ReplyEnvelope) -> SdkResult<R> {
+pub(crate) fn decode_reply<R: DeserializeOwned>(reply: &ReplyEnvelope) -> SdkResult<R> {
     match reply.decode::<R>() {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(e)) => Err(SdkError::Server {
@@ -79,7 +79,7 @@ impl Client {
         decode_reply(&reply)
     }
 
-    async fn call_empty<M: Message>(&self, msg: &M, key: &PrivateKey) -> SdkResult<()> {
+    pub(crate) async fn call_empty<M: Message>(&self, msg: &M, key: &PrivateKey) -> SdkResult<()> {
         self.call::<M, Empty>(msg, key).await.map(drop)
     }
 

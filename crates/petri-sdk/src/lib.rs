@@ -20,9 +20,11 @@
 
 mod client;
 mod env;
+mod ext;
 
 pub use client::Client;
 pub use env::Env;
+pub use ext::ChannelSubscription;
 pub use petri_api::{Timestamp, model, msg};
 pub use petri_crypto::PrivateKey;
 
