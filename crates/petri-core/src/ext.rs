@@ -77,17 +77,23 @@ pub fn validate_cron(cron: &Cron) -> Result<(), CoreError> {
     }
 }
 
-/// When a (valid) cron fires next after `now`. A random interval cron fires
-/// at a uniformly chosen second within the next interval; `entropy` supplies
-/// the randomness so the rule stays deterministic under test.
+/// When a (valid) cron fires next after `now`. An interval cron keeps its
+/// beat: the next run is the first whole number of intervals after its last
+/// scheduled run that lies after `now` (or one interval from `now` when it
+/// was never scheduled). A random interval cron fires at a uniformly chosen
+/// second within the next interval; `entropy` supplies the randomness so the
+/// rule stays deterministic under test.
 pub fn next_run(cron: &Cron, now: Timestamp, entropy: u64) -> Result<Timestamp, CoreError> {
     if cron.interval > 0 {
-        let secs = if cron.random {
-            1 + (entropy % cron.interval as u64) as i64
-        } else {
-            cron.interval
+        if cron.random {
+            return Ok(now.plus_secs(1 + (entropy % cron.interval as u64) as i64));
+        }
+        let (Some(last), Some(at)) = (cron.nextrun.nanos(), now.nanos()) else {
+            return Ok(now.plus_secs(cron.interval));
         };
-        return Ok(now.plus_secs(secs));
+        let step = cron.interval * 1_000_000_000;
+        let behind = (at - last).max(0) / step;
+        return Ok(Timestamp::from_nanos(last + (behind + 1) * step));
     }
     let parsed = cron_parser()
         .parse(&cron.cronexpression)

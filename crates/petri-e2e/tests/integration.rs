@@ -8,6 +8,8 @@
 
 #[path = "integration/concurrency.rs"]
 mod concurrency;
+#[path = "integration/ext.rs"]
+mod ext;
 #[path = "integration/lifecycle.rs"]
 mod lifecycle;
 #[path = "integration/longpoll.rs"]

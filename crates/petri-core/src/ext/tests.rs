@@ -35,6 +35,14 @@ fn next_runs() {
     assert_eq!(next_run(&cron(10, ""), now, 0).unwrap(), ts(1_704_067_210));
     assert_eq!(next_run(&cron(-1, "*/5 * * * * *"), now, 0).unwrap(), ts(1_704_067_205));
     assert_eq!(next_run(&cron(-1, "0 30 * * * *"), now, 0).unwrap(), ts(1_704_069_000));
+    // An interval cron keeps its beat, skipping the runs it missed.
+    let mut beat = cron(10, "");
+    beat.nextrun = ts(1_704_067_195);
+    assert_eq!(next_run(&beat, now, 0).unwrap(), ts(1_704_067_205));
+    beat.nextrun = ts(1_704_067_100);
+    assert_eq!(next_run(&beat, now, 0).unwrap(), ts(1_704_067_210));
+    beat.nextrun = ts(1_704_067_200);
+    assert_eq!(next_run(&beat, now, 0).unwrap(), ts(1_704_067_210));
     let mut random = cron(10, "");
     random.random = true;
     for e in [0, 3, 9, 10, u64::MAX] {
