@@ -183,21 +183,19 @@ fn in_savepoint<T>(conn: &Connection, f: impl FnOnce(&Connection) -> StoreResult
 }
 
 fn run_batch(conn: &Connection, jobs: Vec<Job>) {
-    let outcome = exec_cached(conn, "BEGIN IMMEDIATE").and_then(|()| {
-        let finishers: Vec<Finish> = jobs.into_iter().map(|job| job(conn)).collect();
-        let committed = exec_cached(conn, "COMMIT");
-        if committed.is_err() {
-            let _ = exec_cached(conn, "ROLLBACK");
-        }
-        for finish in finishers {
-            finish(&committed);
-        }
-        Ok(())
-    });
-    if let Err(e) = outcome {
-        // BEGIN failed: nothing ran; the jobs' senders were dropped with them,
-        // so each waiting caller gets an error.
+    if let Err(e) = exec_cached(conn, "BEGIN IMMEDIATE") {
+        // Nothing ran; the jobs' senders are dropped with them, so each
+        // waiting caller gets an error.
         tracing::error!(error = %e, "cannot begin a write transaction");
+        return;
+    }
+    let finishers: Vec<Finish> = jobs.into_iter().map(|job| job(conn)).collect();
+    let committed = exec_cached(conn, "COMMIT");
+    if committed.is_err() {
+        let _ = exec_cached(conn, "ROLLBACK");
+    }
+    for finish in finishers {
+        finish(&committed);
     }
 }
 
