@@ -474,3 +474,76 @@ def test_files_and_snapshots_in_s3(client, col, s3, tmp_path):
     outsider = Crypto().prvkey()
     with pytest.raises(ColoniesConnectionError, match="Access denied"):
         client.get_file_labels(col.name, outsider)
+
+
+# ------------------------------------------------------------------------------------------------ CLI
+
+
+def test_cli_commands(petri_server, colonies, tmp_path, s3):
+    """`petri user|cron|generator|channel|blueprint|snapshot|file` against the dev broker, tables and --json."""
+    from test_cli import petri, petri_json, write
+
+    col = create_colony(colonies, prefix="cli-ext")
+    env = col.example_env(petri_server.env)
+    try:
+        users = petri_json(env, "user", "add", "--name", "carol")
+        assert users["user"]["name"] == "carol" and len(users["prvkey"]) == 64
+        assert "carol" in petri(env, "user", "ls").stdout
+        wf = write(tmp_path, "wf.json", [{"nodename": "n", "funcname": "cli-job",
+                                          "conditions": {"executortype": col.executortype}}])
+        cron = petri_json(env, "cron", "add", "--name", "c1", "--spec", wf, "--interval", "3600")
+        assert cron["interval"] == 3600
+        assert [c["cronid"] for c in petri_json(env, "cron", "ls")] == [cron["cronid"]]
+        assert "every 3600 s" in petri(env, "cron", "get", "-i", cron["cronid"]).stdout
+        ran = petri_json(env, "cron", "run", "-i", cron["cronid"])
+        assert ran["prevprocessgraphid"]
+        petri(env, "cron", "rm", "-i", cron["cronid"])
+        bad = petri(env, "cron", "add", "--name", "c2", "--spec", wf, "--cron", "* * * * *", check=False)
+        assert bad.returncode != 0 and "seconds" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+        gen = petri_json(env, "generator", "add", "--name", "g", "--spec", wf, "--trigger", "5")
+        petri(env, "generator", "pack", "-i", gen["generatorid"], "--arg", "x")
+        assert petri_json(env, "generator", "get", "-i", gen["generatorid"])["queuesize"] == 1
+        assert "g" in petri(env, "generator", "ls").stdout
+
+        p = colonies.assign(col.name, 5, col.executor_prvkey)  # the cron's run
+        spec = func_spec(func="talk", args=[], colonyname=col.name, executortype=col.executortype)
+        spec.channels = ["c"]
+        colonies.submit_func_spec(spec, col.executor_prvkey)
+        talk = colonies.assign(col.name, 5, col.executor_prvkey)
+        petri(env, "channel", "append", "-p", talk.processid, "--name", "c", "--seq", "1", "--text", "hi")
+        assert [e["payload"] for e in petri_json(env, "channel", "read", "-p", talk.processid, "--name", "c")] == [
+            base64.b64encode(b"hi").decode()]
+        assert "hi" in petri(env, "channel", "read", "-p", talk.processid, "--name", "c").stdout
+        sub = petri(env, "channel", "subscribe", "-p", talk.processid, "--name", "c", "--timeout", "1")
+        assert "hi" in sub.stdout
+        colonies.close(p.processid, [], col.executor_prvkey)
+
+        kind = "Pump"
+        definition = write(tmp_path, "def.json", {"kind": kind, "metadata": {"name": "pumps"},
+                                                  "spec": {"names": {"kind": kind}}})
+        petri(env, "blueprint", "def-add", "--spec", definition)
+        assert "Pump" in petri(env, "blueprint", "def-ls").stdout
+        bp = write(tmp_path, "bp.json", {"kind": kind, "metadata": {"name": "p1"}, "spec": {"rate": 1}})
+        petri(env, "blueprint", "add", "--spec", bp)
+        assert petri_json(env, "blueprint", "update", "--spec", bp, "--force")["metadata"]["generation"] == 2
+        assert [b["metadata"]["name"] for b in petri_json(env, "blueprint", "ls", "--kind", kind)] == ["p1"]
+        status = write(tmp_path, "status.json", {"rate": 1})
+        petri(env, "blueprint", "status", "--name", "p1", "--spec", status)
+        assert petri_json(env, "blueprint", "get", "--name", "p1")["status"] == {"rate": 1}
+        petri(env, "blueprint", "rm", "--name", "p1")
+        petri(env, "blueprint", "def-rm", "--name", "pumps")
+
+        colonies.upload_data(col.name, col.executor_prvkey, filename="f.txt", data=b"abc", label="/cli")
+        assert petri_json(env, "file", "labels") == [{"name": "/cli", "files": 1}]
+        assert [f["name"] for f in petri_json(env, "file", "ls", "--label", "/cli")] == ["f.txt"]
+        assert "f.txt" in petri(env, "file", "get", "--label", "/cli", "--name", "f.txt").stdout
+        snap = petri_json(env, "snapshot", "create", "--label", "/cli", "--name", "s")
+        assert len(snap["fileids"]) == 1
+        assert "s" in petri(env, "snapshot", "ls").stdout
+        petri(env, "snapshot", "rm", "--name", "s")
+        petri(env, "file", "rm", "--label", "/cli", "--name", "f.txt")
+        assert petri_json(env, "file", "labels") == []
+        assert petri(env, "file", "get", "--label", "/cli", check=False).returncode != 0
+    finally:
+        delete_colony(colonies, col)

@@ -11,6 +11,7 @@ mod bench;
 mod client_cmds;
 mod demo;
 mod dev;
+mod ext_cmds;
 mod he;
 mod output;
 mod pki;
@@ -60,6 +61,27 @@ enum Command {
     /// Process logs.
     #[command(subcommand)]
     Log(client_cmds::LogCmd),
+    /// Users of the colony: members who submit and read but do not execute.
+    #[command(subcommand)]
+    User(ext_cmds::UserCmd),
+    /// Crons: workflows submitted on a schedule.
+    #[command(subcommand)]
+    Cron(ext_cmds::CronCmd),
+    /// Generators: workflows submitted once enough arguments are packed.
+    #[command(subcommand)]
+    Generator(ext_cmds::GeneratorCmd),
+    /// Channels: message logs between a process's submitter and its executor.
+    #[command(subcommand)]
+    Channel(ext_cmds::ChannelCmd),
+    /// Blueprints and their definitions: declarative desired state.
+    #[command(subcommand)]
+    Blueprint(ext_cmds::BlueprintCmd),
+    /// Snapshots of file labels.
+    #[command(subcommand)]
+    Snapshot(ext_cmds::SnapshotCmd),
+    /// File metadata and labels (the bytes are in the object store each file names).
+    #[command(subcommand)]
+    File(ext_cmds::FileCmd),
     /// Paillier homomorphic encryption for the analyst: keys, encrypt, add, decrypt (phe-compatible).
     #[command(subcommand)]
     He(he::HeCmd),
@@ -102,6 +124,13 @@ fn main() {
             Command::Workflow(cmd) => client_cmds::workflow(cmd, &out).await,
             Command::Process(cmd) => client_cmds::process(cmd, &out).await,
             Command::Log(cmd) => client_cmds::log(cmd, &out).await,
+            Command::User(cmd) => ext_cmds::user(cmd, &out).await,
+            Command::Cron(cmd) => ext_cmds::cron(cmd, &out).await,
+            Command::Generator(cmd) => ext_cmds::generator(cmd, &out).await,
+            Command::Channel(cmd) => ext_cmds::channel(cmd, &out).await,
+            Command::Blueprint(cmd) => ext_cmds::blueprint(cmd, &out).await,
+            Command::Snapshot(cmd) => ext_cmds::snapshot(cmd, &out).await,
+            Command::File(cmd) => ext_cmds::file(cmd, &out).await,
             Command::He(cmd) => he::run(cmd, &out).await,
             Command::Demo(cmd) => demo::run(cmd, &out).await,
             Command::Bench(cmd) => bench::run(cmd, &out).await,
