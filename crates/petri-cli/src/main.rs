@@ -14,6 +14,7 @@ mod dev;
 mod ext_cmds;
 mod he;
 mod output;
+mod mpc;
 mod pki;
 mod serve;
 
@@ -90,6 +91,9 @@ enum Command {
     Demo(demo::DemoCmd),
     /// Certificates: root CA, organisation CAs, node certificates, CSRs, revocation.
     Pki(pki::PkiArgs),
+    /// Three-party secret-shared computation: compute nodes, data nodes, sessions, benchmark.
+    #[command(subcommand)]
+    Mpc(mpc::MpcCmd),
 }
 
 fn init_tracing() {
@@ -135,6 +139,7 @@ fn main() {
             Command::Demo(cmd) => demo::run(cmd, &out).await,
             Command::Bench(cmd) => bench::run(cmd, &out).await,
             Command::Pki(args) => pki::run(args, &out),
+            Command::Mpc(cmd) => mpc::run(cmd, &out).await,
         }
     });
     if let Err(e) = result {

@@ -32,7 +32,7 @@ use crate::tls::{NodeTls, error_chain, peer};
 use crate::values::{read_named_shares, share_tuple, share_tuple_type};
 
 /// Largest piece of an engine message in one gRPC message.
-const CHUNK: usize = 1 << 20;
+const CHUNK: usize = 4 << 20;
 /// How long a peer's stream waits for the session to be created here.
 const SESSION_WAIT: Duration = Duration::from_secs(15);
 /// Largest gRPC message accepted.
@@ -424,6 +424,7 @@ impl PartyService for ComputeNode {
                     return;
                 }
                 match msg.data.and_then(|d| d.value) {
+                    Some(value::Value::Bytes(b)) if buf.is_empty() => buf = b.data,
                     Some(value::Value::Bytes(b)) => buf.extend_from_slice(&b.data),
                     _ => {
                         let _ = inbox.send(Err(format!("party {from} sent a value that is not bytes")));
@@ -507,7 +508,7 @@ impl ComputeNode {
             tasks.push(tokio::spawn(async move {
                 let mut rx = rx;
                 while let Some(msg) = rx.recv().await {
-                    for (node_id, data) in chunk(&msg) {
+                    for (node_id, data) in chunk(msg) {
                         let req = SendValueRequest {
                             node_id,
                             data: Some(Value {
@@ -691,9 +692,10 @@ impl ComputeNode {
 
 /// Splits a message into chunks of at most [`CHUNK`] bytes; `node_id` = sequence·2 + (1 if more
 /// chunks follow).
-fn chunk(msg: &[u8]) -> Vec<(u64, Vec<u8>)> {
-    if msg.is_empty() {
-        return vec![(0, Vec::new())];
+fn chunk(msg: Vec<u8>) -> Vec<(u64, Vec<u8>)> {
+    if msg.len() <= CHUNK {
+        // The common case travels without a copy.
+        return vec![(0, msg)];
     }
     let pieces: Vec<&[u8]> = msg.chunks(CHUNK).collect();
     let last = pieces.len() - 1;

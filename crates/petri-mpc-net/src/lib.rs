@@ -73,6 +73,8 @@ pub async fn serve_compute(
 ) -> Result<()> {
     let incoming = tls.incoming(listener);
     tonic::transport::Server::builder()
+        .initial_stream_window_size(Some(tls::WINDOW))
+        .initial_connection_window_size(Some(2 * tls::WINDOW))
         .add_service(
             proto::party_service_server::PartyServiceServer::new(node)
                 .max_decoding_message_size(compute::MAX_MESSAGE)

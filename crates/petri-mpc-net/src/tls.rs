@@ -20,6 +20,8 @@ use crate::{NetError, Result};
 
 const ALPN_H2: &[&[u8]] = &[b"h2"];
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// HTTP/2 flow-control window per stream (the connection gets twice this).
+pub const WINDOW: u32 = 16 << 20;
 
 /// Who is on the other end of a connection, from its verified certificate.
 #[derive(Clone, Debug)]
@@ -71,7 +73,10 @@ impl NodeTls {
         let endpoint = Endpoint::from_shared(format!("http://{target}"))
             .map_err(|e| NetError::Config(format!("bad address {target}: {e}")))?
             .connect_timeout(timeout)
-            .timeout(Duration::from_secs(3600));
+            .timeout(Duration::from_secs(3600))
+            // Large flow-control windows: sessions move many megabytes per round.
+            .initial_stream_window_size(Some(WINDOW))
+            .initial_connection_window_size(Some(2 * WINDOW));
         let dial = target.clone();
         let channel = endpoint
             .connect_with_connector(tower::service_fn(move |_: tonic::transport::Uri| {

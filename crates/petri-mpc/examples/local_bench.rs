@@ -45,6 +45,8 @@ fn main() {
                 };
                 time("mul", n, &mut p, &mut |p| p.mul(x, y).map(|_| ()))?;
                 time("lt", n, &mut p, &mut |p| p.lt(x, y).map(|_| ()))?;
+                time("lt again", n, &mut p, &mut |p| p.lt(x, y).map(|_| ()))?;
+                time("ltz", n, &mut p, &mut |p| p.ltz(x).map(|_| ()))?;
                 time("eq", n, &mut p, &mut |p| p.eq(x, y).map(|_| ()))?;
                 time("trunc", n, &mut p, &mut |p| p.trunc(x, 16).map(|_| ()))?;
                 time("shuffle", n, &mut p, &mut |p| p.shuffle(&[x]).map(|_| ()))?;

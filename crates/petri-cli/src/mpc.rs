@@ -1,0 +1,455 @@
+//! `petri mpc`: three-party secret-shared computation. Compute nodes, data/result nodes, an
+//! orchestrator that runs one session, and a benchmark over three node processes.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use petri_mpc_net::cluster::{ComputeMode, Example, LocalCluster};
+use petri_mpc_net::data::load_data;
+use petri_mpc_net::orchestrate::{NodeOutcome, run_session};
+use petri_mpc_net::{ComputeConfig, ComputeNode, DataNode, NodeTls, serve_compute, serve_data};
+use petri_pki::tls::TlsFiles;
+use tokio::net::TcpListener;
+
+use crate::output::{Output, table};
+
+#[derive(Subcommand)]
+pub(crate) enum MpcCmd {
+    /// Run a compute node (PartyService) until interrupted.
+    Node(NodeArgs),
+    /// Run a data and result node (DataManagerService, ResultProviderService) until interrupted.
+    Data(DataArgs),
+    /// Orchestrate one session: register the program on the three compute nodes, run, wait.
+    Run(RunArgs),
+    /// Run an example directory (program.json, NAME.data.json) on a throw-away local deployment:
+    /// a fresh PKI, data nodes, three compute node processes, all mutual TLS.
+    Demo(DemoArgs),
+    /// Measure multiplications, comparisons, sort and median on three local node processes over
+    /// loopback mutual TLS.
+    Bench(BenchArgs),
+}
+
+#[derive(Args, Clone)]
+pub(crate) struct TlsArgs {
+    /// The root CA certificate to trust.
+    #[arg(long, env = "PETRI_TLS_CA")]
+    ca: PathBuf,
+    /// This node's certificate chain.
+    #[arg(long, env = "PETRI_TLS_CERT")]
+    cert: PathBuf,
+    /// This node's private key.
+    #[arg(long, env = "PETRI_TLS_KEY")]
+    key: PathBuf,
+    /// A CRL to honour (repeatable).
+    #[arg(long = "crl")]
+    crl: Vec<PathBuf>,
+}
+
+impl TlsArgs {
+    fn load(&self) -> anyhow::Result<NodeTls> {
+        NodeTls::load(&TlsFiles {
+            ca: self.ca.clone(),
+            cert: self.cert.clone(),
+            key: self.key.clone(),
+            crls: self.crl.clone(),
+        })
+        .context("cannot load the TLS files")
+    }
+}
+
+#[derive(Args)]
+pub(crate) struct NodeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "PETRI_MPC_LISTEN")]
+    listen: String,
+    /// A data node, NAME=HOST:PORT (repeatable); HOST must be named in its certificate.
+    #[arg(long = "data")]
+    data: Vec<String>,
+    /// A result node, NAME=HOST:PORT (repeatable).
+    #[arg(long = "result")]
+    result: Vec<String>,
+    /// Seconds to wait for a peer's message, a connection or a data node.
+    #[arg(long, default_value_t = 60)]
+    peer_timeout: u64,
+    #[command(flatten)]
+    tls: TlsArgs,
+}
+
+#[derive(Args)]
+pub(crate) struct DataArgs {
+    /// Address to listen on.
+    #[arg(long, env = "PETRI_MPC_LISTEN")]
+    listen: String,
+    /// This node's name (what programs write in `from` and `to`).
+    #[arg(long)]
+    name: String,
+    /// The data file: {"DATASET": {"VALUE": {"type": "u32", "value": [..]}}}.
+    #[arg(long)]
+    input: Option<PathBuf>,
+    /// The certificate name (DNS or IP) of compute party 0, 1, 2, in order (give it three times).
+    #[arg(long = "party", num_args = 1)]
+    party: Vec<String>,
+    /// Directory for revealed results (SESSION.json).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    tls: TlsArgs,
+}
+
+#[derive(Args)]
+pub(crate) struct RunArgs {
+    /// The program (petri-mpc/1 JSON).
+    #[arg(long)]
+    program: PathBuf,
+    /// A compute node HOST:PORT, in party order (give it three times).
+    #[arg(long = "node", num_args = 1)]
+    node: Vec<String>,
+    /// The dataset key the data nodes serve.
+    #[arg(long, default_value = "default")]
+    data_key: String,
+    /// Session id (default: a random one).
+    #[arg(long)]
+    session: Option<String>,
+    /// Seconds to wait for the session to end.
+    #[arg(long, default_value_t = 600)]
+    timeout: u64,
+    #[command(flatten)]
+    tls: TlsArgs,
+}
+
+#[derive(Args)]
+pub(crate) struct DemoArgs {
+    /// The example directory, such as examples/mpc/millionaires.
+    example: PathBuf,
+    /// Keep the generated PKI and node logs here (default: a temporary directory).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Seconds to wait for the session.
+    #[arg(long, default_value_t = 300)]
+    timeout: u64,
+}
+
+#[derive(Args)]
+pub(crate) struct BenchArgs {
+    /// Element counts for multiplications and comparisons.
+    #[arg(long, value_delimiter = ',', default_value = "1000000")]
+    ops: Vec<usize>,
+    /// Element counts for sort and median.
+    #[arg(long, value_delimiter = ',', default_value = "100000,1000000")]
+    sort: Vec<usize>,
+    /// Keep the generated PKI and logs here (default: a temporary directory).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+}
+
+pub(crate) async fn run(cmd: MpcCmd, out: &Output) -> anyhow::Result<()> {
+    match cmd {
+        MpcCmd::Node(args) => node(args).await,
+        MpcCmd::Data(args) => data(args).await,
+        MpcCmd::Run(args) => orchestrate(args, out).await,
+        MpcCmd::Demo(args) => demo(args, out).await,
+        MpcCmd::Bench(args) => bench(args, out).await,
+    }
+}
+
+fn named_addrs(items: &[String], what: &str) -> anyhow::Result<HashMap<String, String>> {
+    let mut map = HashMap::new();
+    for item in items {
+        let (name, addr) = item
+            .split_once('=')
+            .with_context(|| format!("--{what} {item:?} is not NAME=HOST:PORT"))?;
+        petri_mpc_net::tls::split_host_port(addr).with_context(|| format!("--{what} {item:?}"))?;
+        if map.insert(name.to_string(), addr.to_string()).is_some() {
+            bail!("--{what} names {name} twice");
+        }
+    }
+    Ok(map)
+}
+
+async fn shutdown_signal() {
+    let _ = tokio::signal::ctrl_c().await;
+    tracing::info!("shutting down");
+}
+
+async fn node(args: NodeArgs) -> anyhow::Result<()> {
+    crate::init_tracing();
+    let tls = args.tls.load()?;
+    let config = ComputeConfig {
+        data_nodes: named_addrs(&args.data, "data")?,
+        result_nodes: named_addrs(&args.result, "result")?,
+        peer_timeout: Duration::from_secs(args.peer_timeout.max(1)),
+    };
+    let listener = TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    tracing::info!(addr = %listener.local_addr()?, "compute node listening");
+    let node = ComputeNode::new(tls.clone(), config);
+    serve_compute(listener, tls, node, shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn data(args: DataArgs) -> anyhow::Result<()> {
+    crate::init_tracing();
+    let tls = args.tls.load()?;
+    let parties: [String; 3] = args
+        .party
+        .clone()
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("give --party exactly three times (compute parties 0, 1, 2)"))?;
+    let datasets = match &args.input {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+            load_data(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+        }
+        None => HashMap::new(),
+    };
+    if let Some(dir) = &args.out {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let listener = TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    tracing::info!(addr = %listener.local_addr()?, name = %args.name, datasets = datasets.len(), "data node listening");
+    let node = DataNode::new(&args.name, datasets, parties, args.out.clone());
+    serve_data(listener, tls, node, shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn orchestrate(args: RunArgs, out: &Output) -> anyhow::Result<()> {
+    let tls = args.tls.load()?;
+    let nodes: [String; 3] = args
+        .node
+        .clone()
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("give --node exactly three times (compute parties 0, 1, 2)"))?;
+    let program = std::fs::read(&args.program).with_context(|| format!("cannot read {}", args.program.display()))?;
+    let session = args
+        .session
+        .clone()
+        .unwrap_or_else(|| format!("session-{:016x}", rand_u64()));
+    let outcomes = run_session(
+        &tls,
+        &nodes,
+        &program,
+        &args.data_key,
+        &session,
+        Duration::from_secs(args.timeout),
+    )
+    .await?;
+    show_outcomes(out, &session, &outcomes)?;
+    if let Some(failed) = outcomes.iter().find(|o| o.status != "FINISHED") {
+        bail!("session {session} failed at party {}: {}", failed.party, failed.error);
+    }
+    Ok(())
+}
+
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default(),
+    );
+    h.finish()
+}
+
+fn show_outcomes(out: &Output, session: &str, outcomes: &[NodeOutcome]) -> anyhow::Result<()> {
+    out.show(&serde_json::json!({"session": session, "parties": outcomes}), || {
+        show_outcomes_table(session, outcomes)
+    })
+}
+
+fn show_outcomes_table(session: &str, outcomes: &[NodeOutcome]) {
+    {
+        let mut t = table(&["party", "status", "compute s", "rounds", "sent", "error"]);
+        for o in outcomes {
+            let s = o.stats.as_ref();
+            t.add_row(vec![
+                o.party.to_string(),
+                o.status.clone(),
+                s.and_then(|s| s["compute_secs"].as_f64())
+                    .map(|v| format!("{v:.3}"))
+                    .unwrap_or_default(),
+                s.and_then(|s| s["rounds"].as_u64())
+                    .map(|v| v.to_string())
+                    .unwrap_or_default(),
+                s.and_then(|s| s["bytes_sent"].as_u64()).map(bytes).unwrap_or_default(),
+                o.error.clone(),
+            ]);
+        }
+        outln!("session {session}\n{t}");
+    }
+}
+
+fn bytes(b: u64) -> String {
+    match b {
+        b if b >= 1 << 30 => format!("{:.2} GiB", b as f64 / (1u64 << 30) as f64),
+        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64),
+        b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
+        b => format!("{b} B"),
+    }
+}
+
+#[derive(serde::Serialize)]
+struct BenchRow {
+    op: String,
+    n: usize,
+    secs: f64,
+    per_sec: f64,
+    rounds: u64,
+    bytes_per_party: u64,
+}
+
+async fn local_cluster(
+    dir: Option<PathBuf>,
+    data: Vec<(String, petri_mpc_net::data::Datasets)>,
+    result_only: Vec<String>,
+) -> anyhow::Result<(BenchDir, LocalCluster)> {
+    let dir = tempfile_dir(dir)?;
+    let exe = std::env::current_exe().context("cannot find the petri executable")?;
+    let cluster = LocalCluster::start(dir.path(), data, result_only, ComputeMode::Processes(exe)).await?;
+    Ok((dir, cluster))
+}
+
+async fn demo(args: DemoArgs, out: &Output) -> anyhow::Result<()> {
+    let example = Example::load(&args.example)?;
+    let (_dir, cluster) = local_cluster(args.dir.clone(), example.data.clone(), example.result_only.clone()).await?;
+    let session = args
+        .example
+        .file_name()
+        .and_then(|f| f.to_str())
+        .unwrap_or("example")
+        .to_string();
+    let outcomes = cluster
+        .run(&example.program, "example", &session, Duration::from_secs(args.timeout))
+        .await?;
+    if let Some(failed) = outcomes.iter().find(|o| o.status != "FINISHED") {
+        bail!("session {session} failed at party {}: {}", failed.party, failed.error);
+    }
+    let results = cluster.all_results(&session);
+    out.show(
+        &serde_json::json!({"session": session, "parties": outcomes, "results": results}),
+        || {
+            show_outcomes_table(&session, &outcomes);
+            for (node, outputs) in &results {
+                let mut names: Vec<&String> = outputs.keys().collect();
+                names.sort();
+                for name in names {
+                    let r = &outputs[name];
+                    let values: Vec<String> = r.values.iter().map(ToString::to_string).collect();
+                    outln!("{node} learned {name} = {} ({})", values.join(", "), r.ty);
+                }
+            }
+        },
+    )
+}
+
+async fn bench(args: BenchArgs, out: &Output) -> anyhow::Result<()> {
+    let (_dir, cluster) = local_cluster(args.dir.clone(), Vec::new(), vec!["bench".into()]).await?;
+    let mut rows = Vec::new();
+    let mut cases: Vec<(&str, usize)> = Vec::new();
+    for n in &args.ops {
+        cases.push(("mul", *n));
+        cases.push(("dot", *n));
+        cases.push(("lt", *n));
+        cases.push(("eq", *n));
+    }
+    for n in &args.sort {
+        cases.push(("median", *n));
+        cases.push(("sort", *n));
+    }
+    for (i, (op, n)) in cases.iter().enumerate() {
+        let (ty, args_list) = match *op {
+            "mul" | "dot" => ("u64", r#"["x", "y"]"#),
+            "lt" | "eq" => ("u32", r#"["x", "y"]"#),
+            _ => ("u32", r#"["x"]"#),
+        };
+        let program = format!(
+            r#"{{"format": "petri-mpc/1",
+              "inputs": [{{"name": "x", "from": "random", "type": "{ty}", "len": {n}}},
+                         {{"name": "y", "from": "random", "type": "{ty}", "len": {n}}}],
+              "steps": [{{"out": "r", "op": "{op}", "args": {args_list}}},
+                        {{"out": "s", "op": "sum", "args": ["r"]}}],
+              "outputs": [{{"value": "s", "to": "bench"}}]}}"#
+        );
+        let session = format!("bench-{i}-{op}-{n}");
+        let outcomes = cluster
+            .run(program.as_bytes(), "none", &session, Duration::from_secs(1800))
+            .await
+            .with_context(|| format!("{op} of {n}"))?;
+        if let Some(failed) = outcomes.iter().find(|o| o.status != "FINISHED") {
+            bail!("{op} of {n} failed at party {}: {}", failed.party, failed.error);
+        }
+        // The step's time is the slowest party's; communication is the largest party's.
+        let step = |o: &NodeOutcome| -> (f64, u64, u64) {
+            let s = o
+                .stats
+                .as_ref()
+                .and_then(|s| s["steps"].as_array())
+                .and_then(|a| a.first());
+            (
+                s.and_then(|s| s["secs"].as_f64()).unwrap_or(0.0),
+                s.and_then(|s| s["rounds"].as_u64()).unwrap_or(0),
+                s.and_then(|s| s["bytes_sent"].as_u64()).unwrap_or(0),
+            )
+        };
+        let secs = outcomes.iter().map(|o| step(o).0).fold(0.0, f64::max);
+        let rounds = outcomes.iter().map(|o| step(o).1).max().unwrap_or(0);
+        let sent = outcomes.iter().map(|o| step(o).2).max().unwrap_or(0);
+        rows.push(BenchRow {
+            op: op.to_string(),
+            n: *n,
+            secs,
+            per_sec: *n as f64 / secs.max(1e-9),
+            rounds,
+            bytes_per_party: sent,
+        });
+        if !out.json {
+            eprintln!("{op:>7} n={n:<9} {secs:.3} s");
+        }
+    }
+    out.show(&rows, || {
+        let mut t = table(&["op", "n", "seconds", "elements/s", "rounds", "sent per party"]);
+        for r in &rows {
+            t.add_row(vec![
+                r.op.clone(),
+                r.n.to_string(),
+                format!("{:.3}", r.secs),
+                format!("{:.0}", r.per_sec),
+                r.rounds.to_string(),
+                bytes(r.bytes_per_party),
+            ]);
+        }
+        outln!("three compute processes, loopback mutual TLS\n{t}");
+    })
+}
+
+/// A directory that is removed at the end unless the user chose it.
+enum BenchDir {
+    Temp(tempfile::TempDir),
+    Kept(PathBuf),
+}
+
+impl BenchDir {
+    fn path(&self) -> &std::path::Path {
+        match self {
+            BenchDir::Temp(t) => t.path(),
+            BenchDir::Kept(p) => p,
+        }
+    }
+}
+
+fn tempfile_dir(dir: Option<PathBuf>) -> anyhow::Result<BenchDir> {
+    Ok(match dir {
+        Some(d) => {
+            std::fs::create_dir_all(&d)?;
+            BenchDir::Kept(d)
+        }
+        None => BenchDir::Temp(tempfile::tempdir()?),
+    })
+}
