@@ -13,8 +13,8 @@ mod demo;
 mod dev;
 mod ext_cmds;
 mod he;
-mod output;
 mod mpc;
+mod output;
 mod pki;
 mod serve;
 
