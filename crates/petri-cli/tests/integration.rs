@@ -1,0 +1,129 @@
+//! The `petri` binary as a user runs it: `petri pki` and `petri mpc demo`.
+
+use std::path::Path;
+use std::process::Command;
+
+fn petri(args: &[&str], dir: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_petri"))
+        .args(args)
+        .current_dir(dir)
+        .env("PETRI_LOG", "warn")
+        .output()
+        .expect("run petri")
+}
+
+fn ok(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "petri failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn pki_commands_issue_revoke_and_refuse_foreign_names() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    ok(&petri(&["pki", "--dir", "p", "init", "--name", "test root"], d));
+    ok(&petri(
+        &[
+            "pki",
+            "--dir",
+            "p",
+            "org",
+            "--name",
+            "hospital-a",
+            "--dns",
+            "a.example",
+            "--ip",
+            "10.1.0.0/16",
+        ],
+        d,
+    ));
+    let issued = ok(&petri(
+        &[
+            "--json",
+            "pki",
+            "--dir",
+            "p",
+            "node",
+            "--org",
+            "hospital-a",
+            "--name",
+            "n1",
+        ]
+        .into_iter()
+        .chain(["--dns", "n1.a.example", "--ip", "10.1.2.3", "--out", "n1"])
+        .collect::<Vec<_>>(),
+        d,
+    ));
+    let issued: serde_json::Value = serde_json::from_str(&issued).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for key in ["p/root/ca.key", "p/orgs/hospital-a/ca.key", "n1/key.pem"] {
+            let mode = std::fs::metadata(d.join(key)).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{key}");
+        }
+    }
+    // A name outside the organisation is refused with a reason.
+    let out = petri(
+        &[
+            "pki",
+            "--dir",
+            "p",
+            "node",
+            "--org",
+            "hospital-a",
+            "--name",
+            "x",
+            "--dns",
+            "x.b.example",
+            "--out",
+            "x",
+        ],
+        d,
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("outside organisation hospital-a"));
+    let revoked = ok(&petri(
+        &["--json", "pki", "--dir", "p", "revoke", "--cert", "n1/cert.pem"],
+        d,
+    ));
+    let revoked: serde_json::Value = serde_json::from_str(&revoked).unwrap();
+    assert_eq!(revoked["serial"], issued["serial"]);
+    assert!(revoked["revoked_at"].is_number());
+    let listed = ok(&petri(&["--json", "pki", "--dir", "p", "ls", "--org", "hospital-a"], d));
+    let listed: serde_json::Value = serde_json::from_str(&listed).unwrap();
+    assert_eq!(listed[0]["serial"], issued["serial"]);
+    assert!(listed[0]["revoked_at"].is_number());
+    let out = petri(&["pki", "--dir", "p", "init"], d);
+    assert!(!out.status.success(), "a second root is refused");
+}
+
+#[test]
+fn the_millionaires_example_runs_with_one_command() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let tmp = tempfile::tempdir().unwrap();
+    let out = ok(&petri(
+        &[
+            "--json",
+            "mpc",
+            "demo",
+            "examples/mpc/millionaires",
+            "--dir",
+            tmp.path().to_str().unwrap(),
+        ],
+        &root,
+    ));
+    let out: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let results = out["results"].as_array().unwrap();
+    assert_eq!(results.len(), 1, "only alice learns a result: {results:?}");
+    assert_eq!(results[0][0], "alice");
+    assert_eq!(results[0][1]["alice_is_richer"]["values"], serde_json::json!([1]));
+    for party in out["parties"].as_array().unwrap() {
+        assert_eq!(party["status"], "FINISHED");
+    }
+}
