@@ -31,15 +31,20 @@ const MAX_GENERATOR_FIRES: usize = 20;
 /// deletes them, so subscribers can still deliver the last ones.
 const CHANNEL_GRACE_SECS: i64 = 10;
 
+/// Duty periods between two channel sweeps (the sweep scans every stored message).
+const SWEEP_EVERY: u64 = 10;
+
 /// In-memory wake-up signals for channel subscribers of one server.
 pub(crate) struct ExtEvents {
     channels: broadcast::Sender<ChannelEvent>,
+    ticks: std::sync::atomic::AtomicU64,
 }
 
 impl Default for ExtEvents {
     fn default() -> Self {
         Self {
             channels: broadcast::channel(4096).0,
+            ticks: std::sync::atomic::AtomicU64::new(0),
         }
     }
 }
@@ -79,6 +84,10 @@ pub(crate) async fn run_duties(state: &AppState) {
     }
     if let Err(e) = fire_generators(state).await {
         tracing::warn!(error = %e, "generator check failed");
+    }
+    let tick = state.ext.ticks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    if !tick.is_multiple_of(SWEEP_EVERY) {
+        return;
     }
     match state
         .store

@@ -1,4 +1,5 @@
-//! `/pubsub`: process subscriptions over a websocket.
+//! `/pubsub`: process subscriptions over a websocket (and channel subscriptions,
+//! in `pubsub/channel.rs`).
 //!
 //! A client sends a signed `subscribeprocessmsg` and gets one frame with the
 //! process once it reaches the wanted state (at once if it already has).
