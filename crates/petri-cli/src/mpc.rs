@@ -7,9 +7,11 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
+use petri_executor::{Job, Runtime};
 use petri_mpc_net::cluster::{ComputeMode, Example, LocalCluster};
 use petri_mpc_net::data::load_data;
 use petri_mpc_net::orchestrate::{NodeOutcome, run_session};
+use petri_mpc_net::workflow::{self, DataTask, PartyTask, ResultTask};
 use petri_mpc_net::{ComputeConfig, ComputeNode, DataNode, NodeTls, serve_compute, serve_data};
 use petri_pki::tls::TlsFiles;
 use tokio::net::TcpListener;
@@ -74,6 +76,10 @@ pub(crate) struct NodeArgs {
     /// Seconds to wait for a peer's message, a connection or a data node.
     #[arg(long, default_value_t = 60)]
     peer_timeout: u64,
+    /// Also run as a petri executor of type `mpc-compute` with this name, answering `mpc_party`
+    /// processes (broker and keys from the COLONIES_* variables).
+    #[arg(long)]
+    executor: Option<String>,
     #[command(flatten)]
     tls: TlsArgs,
 }
@@ -95,6 +101,10 @@ pub(crate) struct DataArgs {
     /// Directory for revealed results (SESSION.json).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Also run as a petri executor of type `mpc-data` with this name, answering `mpc_data` and
+    /// `mpc_result` processes (broker and keys from the COLONIES_* variables).
+    #[arg(long)]
+    executor: Option<String>,
     #[command(flatten)]
     tls: TlsArgs,
 }
@@ -187,7 +197,47 @@ async fn node(args: NodeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     tracing::info!(addr = %listener.local_addr()?, "compute node listening");
     let node = ComputeNode::new(tls.clone(), config);
-    serve_compute(listener, tls, node, shutdown_signal()).await?;
+    let executor = match &args.executor {
+        Some(name) => {
+            let node = node.clone();
+            let runtime = executor_runtime(name, "mpc-compute")?.function("mpc_party", move |job: Job| {
+                let node = node.clone();
+                async move {
+                    let task: PartyTask = workflow::task(&job.process.spec.kwargs)?;
+                    node.run_party(task).await.map(|v| vec![v])
+                }
+            });
+            Some(runtime)
+        }
+        None => None,
+    };
+    serve_with_executor(serve_compute(listener, tls, node, shutdown_signal()), executor).await
+}
+
+/// An executor runtime named `name` of type `kind`, registered (and, with the colony owner's key in
+/// the environment, approved) when it starts.
+fn executor_runtime(name: &str, kind: &str) -> anyhow::Result<Runtime> {
+    let env = petri_sdk::Env::from_env()?;
+    Ok(Runtime::new(&env, name, kind, env.prvkey()?))
+}
+
+async fn serve_with_executor(
+    server: impl std::future::Future<Output = petri_mpc_net::Result<()>>,
+    executor: Option<Runtime>,
+) -> anyhow::Result<()> {
+    let Some(runtime) = executor else {
+        server.await?;
+        return Ok(());
+    };
+    let owner = petri_sdk::Env::from_env()?.colony_prvkey().ok();
+    runtime
+        .register(owner.as_ref())
+        .await
+        .context("cannot register the executor")?;
+    tracing::info!("executor registered");
+    let (served, ran) = tokio::join!(server, runtime.run(shutdown_signal()));
+    served?;
+    ran.context("executor")?;
     Ok(())
 }
 
@@ -214,8 +264,29 @@ async fn data(args: DataArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     tracing::info!(addr = %listener.local_addr()?, name = %args.name, datasets = datasets.len(), "data node listening");
     let node = DataNode::new(&args.name, datasets, parties, args.out.clone());
-    serve_data(listener, tls, node, shutdown_signal()).await?;
-    Ok(())
+    let executor = match &args.executor {
+        Some(name) => {
+            let (n1, n2) = (node.clone(), node.clone());
+            let runtime = executor_runtime(name, "mpc-data")?
+                .function("mpc_data", move |job: Job| {
+                    let node = n1.clone();
+                    async move {
+                        let task: DataTask = workflow::task(&job.process.spec.kwargs)?;
+                        node.describe(&task).map(|v| vec![v])
+                    }
+                })
+                .function("mpc_result", move |job: Job| {
+                    let node = n2.clone();
+                    async move {
+                        let task: ResultTask = workflow::task(&job.process.spec.kwargs)?;
+                        node.await_results(&task).await.map(|v| vec![v])
+                    }
+                });
+            Some(runtime)
+        }
+        None => None,
+    };
+    serve_with_executor(serve_data(listener, tls, node, shutdown_signal()), executor).await
 }
 
 async fn orchestrate(args: RunArgs, out: &Output) -> anyhow::Result<()> {

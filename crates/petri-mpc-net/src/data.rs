@@ -123,6 +123,20 @@ impl DataNode {
         }
     }
 
+    /// This node's name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// Value names and lengths of a dataset.
+    pub fn dataset_shape(&self, key: &str) -> Result<Vec<(String, usize)>, String> {
+        self.inner
+            .datasets
+            .get(key)
+            .map(|values| values.iter().map(|(n, v)| (n.clone(), v.len())).collect())
+            .ok_or_else(|| format!("data node {} has no dataset {key:?}", self.inner.name))
+    }
+
     /// The results revealed to this node so far.
     pub fn results(&self) -> Results {
         self.inner.results.clone()

@@ -20,6 +20,7 @@ pub mod orchestrate;
 pub mod program;
 pub mod tls;
 pub mod values;
+pub mod workflow;
 
 /// Generated gRPC types and services.
 #[allow(missing_docs, clippy::all, clippy::pedantic)]
