@@ -125,11 +125,14 @@ impl Workspace {
         }
         let target = self.target.clone();
         if let Some(p) = self.process_mut(&target) {
+            // A repeated close (a retried or replayed report) keeps the time the process finished.
+            if p.state != state::SUCCESS {
+                p.endtime = now;
+            }
             Self::set_state(p, state::SUCCESS);
             if !out.is_empty() {
                 p.output = out;
             }
-            p.endtime = now;
         }
         self.resolve(now);
         Ok(())

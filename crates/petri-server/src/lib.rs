@@ -27,7 +27,6 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use petri_store::Store;
 use tokio::net::TcpListener;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
 pub use error::RpcFailure;
@@ -119,8 +118,8 @@ pub fn router(state: AppState) -> Router {
         .route("/pubsub", get(pubsub::handle_upgrade))
         .route("/health", get(|| async { "" }))
         .fallback(dashboard::serve)
-        .layer(DefaultBodyLimit::disable())
-        .layer(RequestBodyLimitLayer::new(limit))
+        // Enforced by the body extractor, so `/api` can answer with an error envelope.
+        .layer(DefaultBodyLimit::max(limit))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

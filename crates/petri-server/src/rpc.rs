@@ -1,6 +1,7 @@
 //! `POST /api`: envelope decoding, signature recovery and the reply envelope.
 
 use axum::extract::State;
+use axum::extract::rejection::StringRejection;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use petri_api::model::Version;
@@ -13,8 +14,20 @@ use crate::handlers;
 /// Message types answered without a signature.
 const UNSIGNED: [&str; 2] = ["versionmsg", "getserverinfomsg"];
 
-pub(crate) async fn handle_http(State(state): State<AppState>, body: String) -> Response {
-    let (status, reply) = match handle_text(&state, &body).await {
+pub(crate) async fn handle_http(State(state): State<AppState>, body: Result<String, StringRejection>) -> Response {
+    let result = match body {
+        Ok(body) => handle_text(&state, &body).await,
+        // A body over the limit, or not UTF-8, gets the protocol's error envelope too.
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(RpcFailure::new(
+            413,
+            format!(
+                "Request body too large, the limit is {} bytes",
+                state.config.max_body_bytes
+            ),
+        )),
+        Err(rejection) => Err(RpcFailure::new(rejection.status().as_u16(), rejection.body_text())),
+    };
+    let (status, reply) = match result {
         Ok(reply) => (StatusCode::OK, reply),
         Err(f) => {
             let status = StatusCode::from_u16(f.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

@@ -136,8 +136,13 @@ fn close_rules() {
         crate::ErrorKind::Forbidden
     );
     wf.at("a").close_successful("ex", vec![json!("y")], now).unwrap();
-    wf.at("a").close_successful("ex", vec![], now).unwrap();
+    wf.at("a").close_successful("ex", vec![], now.plus_secs(5)).unwrap();
     assert_eq!(wf.get("a").output, vec![json!("y")]);
+    assert_eq!(
+        wf.get("a").endtime,
+        now,
+        "a repeated close keeps the time the process finished"
+    );
     assert!(wf.at("a").close_failed("ex", vec![], now).is_err());
 }
 
