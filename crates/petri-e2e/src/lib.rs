@@ -1,6 +1,7 @@
 //! End-to-end tests of petri: the real broker ([`petri_server::serve`]) over a
-//! real SQLite file, driven through the real SDK ([`petri_sdk::Client`]) and,
-//! where the wire format itself is under test, through raw HTTP.
+//! real SQLite file or a shared PostgreSQL database, driven through the real
+//! SDK ([`petri_sdk::Client`]) and, where the wire format itself is under test,
+//! through raw HTTP.
 //!
 //! This library is the harness; the tests live in `tests/integration.rs`.
 //! [`TestServer::start`] binds `127.0.0.1:0`, opens a store in a fresh
@@ -8,10 +9,16 @@
 //! [`TestServer::restart`] shuts the broker down gracefully and serves the same
 //! database file again, which is how durability is tested. Every test gets its
 //! own server, so tests never share state.
+//!
+//! For replicas, [`TestSchema`] gives a test its own schema in the database
+//! that `PETRI_TEST_DATABASE_URL` names, and [`Replica`] serves any store
+//! in-process. [`ServerProcess`] runs the built `petri` binary as a real
+//! process, so a test can `kill -9` it, and [`Failover`] is a small TCP load
+//! balancer that sends each new connection to the first replica that accepts it.
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,7 +27,9 @@ use petri_crypto::PrivateKey;
 use petri_sdk::{Client, SdkError};
 use petri_server::{AppState, Config};
 use petri_store::Store;
+use petri_store_postgres::PgStore;
 use petri_store_sqlite::SqliteStore;
+use sqlx::Connection;
 use tempfile::TempDir;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -39,6 +48,7 @@ pub struct TestServer {
     db: PathBuf,
     addr: SocketAddr,
     server_key: PrivateKey,
+    configure: Arc<dyn Fn(&mut Config) + Send + Sync>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -75,15 +85,23 @@ pub struct TestColony {
 impl TestServer {
     /// Starts a broker on `127.0.0.1:0` over a new SQLite file.
     pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Starts a broker like [`TestServer::start`], with its [`Config`] changed
+    /// by `configure` (kept across [`TestServer::restart`]).
+    pub async fn start_with(configure: impl Fn(&mut Config) + Send + Sync + 'static) -> Self {
         let dir = tempfile::tempdir().expect("create a temporary directory");
         let db = dir.path().join("petri.db");
         let server_key = PrivateKey::generate();
-        let (addr, shutdown, task) = serve_file(&db, &server_key, None).await;
+        let configure: Arc<dyn Fn(&mut Config) + Send + Sync> = Arc::new(configure);
+        let (addr, shutdown, task) = serve_file(&db, &server_key, &*configure, None).await;
         Self {
             _dir: dir,
             db,
             addr,
             server_key,
+            configure,
             shutdown: Some(shutdown),
             task: Some(task),
         }
@@ -113,64 +131,20 @@ impl TestServer {
     /// Adds a colony with a fresh name and key, and an approved executor of
     /// type [`WORKER`] with a fresh name and key.
     pub async fn colony(&self) -> TestColony {
-        let client = self.client();
-        let key = PrivateKey::generate();
-        let name = unique("colony");
-        client
-            .add_colony(
-                Colony {
-                    colonyid: key.id(),
-                    name: name.clone(),
-                },
-                &self.server_key,
-            )
-            .await
-            .expect("add colony");
-        let executor = self.register(&name, &key, WORKER, true).await;
-        TestColony { name, key, executor }
+        add_colony(&self.client(), &self.server_key).await
     }
 
     /// Registers a new executor of `executortype` with a fresh name and key in
     /// `colony`, approved when `approve`, pending otherwise.
     pub async fn executor(&self, colony: &TestColony, executortype: &str, approve: bool) -> TestExecutor {
-        self.register(&colony.name, &colony.key, executortype, approve).await
-    }
-
-    async fn register(&self, colony: &str, colony_key: &PrivateKey, executortype: &str, approve: bool) -> TestExecutor {
-        let client = self.client();
-        let key = PrivateKey::generate();
-        let name = unique("executor");
-        client
-            .add_executor(
-                Executor {
-                    executorid: key.id(),
-                    executortype: executortype.into(),
-                    executorname: name.clone(),
-                    colonyname: colony.into(),
-                    ..Executor::default()
-                },
-                colony_key,
-            )
-            .await
-            .expect("add executor");
-        if approve {
-            client
-                .approve_executor(colony, &name, colony_key)
-                .await
-                .expect("approve executor");
-        }
-        TestExecutor {
-            name,
-            executortype: executortype.into(),
-            key,
-        }
+        add_executor(&self.client(), colony, executortype, approve).await
     }
 
     /// Shuts the broker down gracefully and serves the same database again.
     /// The port is kept when it is still free, but may change.
     pub async fn restart(&mut self) {
         self.shut_down().await;
-        let (addr, shutdown, task) = serve_file(&self.db, &self.server_key, Some(self.addr)).await;
+        let (addr, shutdown, task) = serve_file(&self.db, &self.server_key, &*self.configure, Some(self.addr)).await;
         self.addr = addr;
         self.shutdown = Some(shutdown);
         self.task = Some(task);
@@ -206,12 +180,22 @@ impl Drop for TestServer {
 
 /// Opens the store at `db` and serves it, on `preferred` when that address is free.
 async fn serve_file(
-    db: &std::path::Path,
+    db: &Path,
     server_key: &PrivateKey,
+    configure: &(dyn Fn(&mut Config) + Send + Sync),
     preferred: Option<SocketAddr>,
 ) -> (SocketAddr, oneshot::Sender<()>, JoinHandle<std::io::Result<()>>) {
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(db).expect("open the SQLite store"));
-    let state = AppState::new(store, Config::new(server_key.id()));
+    let mut config = Config::new(server_key.id());
+    configure(&mut config);
+    serve_state(AppState::new(store, config), preferred).await
+}
+
+/// Serves `state`, on `preferred` when that address is free.
+async fn serve_state(
+    state: AppState,
+    preferred: Option<SocketAddr>,
+) -> (SocketAddr, oneshot::Sender<()>, JoinHandle<std::io::Result<()>>) {
     let listener = match preferred {
         Some(addr) => match TcpListener::bind(addr).await {
             Ok(l) => l,
@@ -230,6 +214,359 @@ async fn serve_file(
 
 async fn bind_any() -> TcpListener {
     TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0")
+}
+
+/// Adds a colony with a fresh name and key through `client` (signed by the
+/// server owner's `server_key`), and an approved executor of type [`WORKER`].
+pub async fn add_colony(client: &Client, server_key: &PrivateKey) -> TestColony {
+    let key = PrivateKey::generate();
+    let name = unique("colony");
+    client
+        .add_colony(
+            Colony {
+                colonyid: key.id(),
+                name: name.clone(),
+            },
+            server_key,
+        )
+        .await
+        .expect("add colony");
+    let mut colony = TestColony {
+        name,
+        key,
+        executor: TestExecutor {
+            name: String::new(),
+            executortype: String::new(),
+            key: PrivateKey::generate(),
+        },
+    };
+    colony.executor = add_executor(client, &colony, WORKER, true).await;
+    colony
+}
+
+/// Registers a new executor of `executortype` with a fresh name and key in
+/// `colony` through `client`, approved when `approve`, pending otherwise.
+pub async fn add_executor(client: &Client, colony: &TestColony, executortype: &str, approve: bool) -> TestExecutor {
+    let key = PrivateKey::generate();
+    let name = unique("executor");
+    client
+        .add_executor(
+            Executor {
+                executorid: key.id(),
+                executortype: executortype.into(),
+                executorname: name.clone(),
+                colonyname: colony.name.clone(),
+                ..Executor::default()
+            },
+            &colony.key,
+        )
+        .await
+        .expect("add executor");
+    if approve {
+        client
+            .approve_executor(&colony.name, &name, &colony.key)
+            .await
+            .expect("approve executor");
+    }
+    TestExecutor {
+        name,
+        executortype: executortype.into(),
+        key,
+    }
+}
+
+/// A broker served in-process over a given state (and so over any store, for
+/// example a [`PgStore`] replica of a shared database).
+pub struct Replica {
+    addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl Replica {
+    /// Serves `state` on `127.0.0.1:0`.
+    pub async fn serve(state: AppState) -> Self {
+        let (addr, shutdown, task) = serve_state(state, None).await;
+        Self {
+            addr,
+            shutdown: Some(shutdown),
+            task: Some(task),
+        }
+    }
+
+    /// A client of this replica.
+    pub fn client(&self) -> Client {
+        Client::new("127.0.0.1", self.addr.port(), false)
+    }
+
+    /// Where the replica listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Shuts the replica down gracefully; its background duties stop with it.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(SHUTDOWN_LIMIT, task)
+                .await
+                .expect("the replica did not shut down in time")
+                .expect("the replica task panicked")
+                .expect("the replica failed");
+        }
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// The environment variable naming the PostgreSQL database tests may use.
+pub const DATABASE_URL_VAR: &str = "PETRI_TEST_DATABASE_URL";
+
+/// A schema of its own for one test in the database `PETRI_TEST_DATABASE_URL`
+/// names. Dropped (best effort) when this value is.
+pub struct TestSchema {
+    url: String,
+    name: String,
+}
+
+impl TestSchema {
+    /// A fresh schema name `petri_e2e_<random>`, or `None` (with a line saying
+    /// so) when `PETRI_TEST_DATABASE_URL` is not set. The schema is created by
+    /// the first [`TestSchema::store`].
+    pub fn new(test: &str) -> Option<Self> {
+        let Ok(url) = std::env::var(DATABASE_URL_VAR) else {
+            println!("{DATABASE_URL_VAR} is not set: skipping {test}");
+            return None;
+        };
+        let name = format!("petri_e2e_{}", &petri_crypto::random_id()[..12]);
+        Some(Self { url, name })
+    }
+
+    /// The schema's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// A new store (a replica's connection pool) on this schema, creating and
+    /// migrating the schema if needed. Fails the test when the database cannot
+    /// be used: the variable is set, so PostgreSQL is expected to be there.
+    pub async fn store(&self) -> PgStore {
+        match PgStore::connect_schema(&self.url, &self.name).await {
+            Ok(store) => store,
+            Err(e) => panic!("{DATABASE_URL_VAR} is set but PostgreSQL cannot be used: {e}"),
+        }
+    }
+
+    /// A database URL that selects this schema (through the `search_path`
+    /// connection option), for `petri server start --database-url`.
+    pub fn url(&self) -> String {
+        let sep = if self.url.contains('?') { '&' } else { '?' };
+        format!("{}{sep}options=-c%20search_path%3D{}", self.url, self.name)
+    }
+}
+
+impl Drop for TestSchema {
+    fn drop(&mut self) {
+        let url = self.url.clone();
+        let sql = format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name);
+        // Drop runs inside the test's runtime, which cannot be blocked on, so
+        // the schema is dropped from a thread with a runtime of its own.
+        let dropped = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            rt.block_on(async {
+                let mut conn = sqlx::PgConnection::connect(&url).await.ok()?;
+                sqlx::query("SET lock_timeout = '5s'").execute(&mut conn).await.ok()?;
+                sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await.ok()
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Some(_))) {
+            eprintln!("could not drop the test schema {}", self.name);
+        }
+    }
+}
+
+/// The `petri` binary to run as a real process: `PETRI_BIN`, else the one
+/// built beside this test (`target/debug/petri`). Fails the test with a
+/// clear message when it is missing.
+pub fn petri_bin() -> PathBuf {
+    let path = match std::env::var_os("PETRI_BIN") {
+        Some(p) => PathBuf::from(p),
+        // The test binary is target/<profile>/deps/<name>; petri sits in target/<profile>.
+        None => std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent()?.parent().map(|dir| dir.join("petri")))
+            .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/debug/petri"))),
+    };
+    assert!(
+        path.is_file(),
+        "the petri binary is missing at {}: build it first (cargo build -p petri-cli), or set PETRI_BIN",
+        path.display()
+    );
+    path
+}
+
+/// A local TCP port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind 127.0.0.1:0")
+        .port()
+}
+
+/// `petri server start` running as a child process, killed when dropped.
+pub struct ServerProcess {
+    child: Option<tokio::process::Child>,
+    args: Vec<String>,
+    server_id: String,
+    port: u16,
+    log: PathBuf,
+}
+
+impl ServerProcess {
+    /// Starts `petri server start --bind 127.0.0.1 --port <port> <args>` owned
+    /// by `server_id`, logging to `log`, and waits until it answers.
+    pub async fn start(port: u16, args: &[String], server_id: &str, log: &Path) -> Self {
+        let mut server = Self {
+            child: None,
+            args: args.to_vec(),
+            server_id: server_id.to_owned(),
+            port,
+            log: log.to_owned(),
+        };
+        server.spawn().await;
+        server
+    }
+
+    async fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("open the server log");
+        let child = tokio::process::Command::new(petri_bin())
+            .args([
+                "server",
+                "start",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                &self.port.to_string(),
+            ])
+            .args(&self.args)
+            .env("COLONIES_SERVER_ID", &self.server_id)
+            .env("PETRI_LOG", "warn")
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone().expect("clone the log file"))
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start the petri binary");
+        self.child = Some(child);
+        let client = self.client();
+        let started = std::time::Instant::now();
+        loop {
+            if client.alive().await.unwrap_or(false) {
+                return;
+            }
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
+                panic!("petri server exited with {status}; log:\n{}", self.log_text());
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(15),
+                "petri server did not answer within 15 s; log:\n{}",
+                self.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// A client of this server.
+    pub fn client(&self) -> Client {
+        Client::new("127.0.0.1", self.port, false)
+    }
+
+    /// Where the server listens.
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    /// The server's port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Kills the server with SIGKILL (`kill -9`) and reaps it.
+    pub async fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().await.expect("kill the petri server");
+        }
+    }
+
+    /// Starts the server again with the same arguments on the same port.
+    pub async fn restart(&mut self) {
+        self.kill().await;
+        self.spawn().await;
+    }
+
+    /// What the server wrote to its log so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+/// A TCP load balancer in front of replicas: each new connection goes to the
+/// first backend, in order, that accepts it. When a replica dies its
+/// connections break, and the clients' next connections reach another.
+pub struct Failover {
+    addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl Failover {
+    /// Starts forwarding from a fresh local port to `backends`.
+    pub async fn start(backends: Vec<SocketAddr>) -> Self {
+        let listener = bind_any().await;
+        let addr = listener.local_addr().expect("listener address");
+        let backends = Arc::new(backends);
+        let task = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let backends = backends.clone();
+                tokio::spawn(async move {
+                    for backend in backends.iter() {
+                        if let Ok(mut outbound) = tokio::net::TcpStream::connect(backend).await {
+                            // Either side closing (a killed replica) ends the connection.
+                            let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        Self { addr, task }
+    }
+
+    /// The port clients connect to.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+}
+
+impl Drop for Failover {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
 
 /// A name no other test uses: `prefix-` and 12 random hex characters.

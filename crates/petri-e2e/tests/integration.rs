@@ -1,5 +1,7 @@
-//! The broker end to end: one real server per test, over SQLite, driven by the
-//! SDK (and raw HTTP where the wire format is what is tested).
+//! The broker end to end: real servers of its own for each test (in-process
+//! over SQLite or a PostgreSQL schema, or the `petri` binary as a process),
+//! driven by the SDK and the executor runtime, and by raw HTTP where the wire
+//! format is what is tested.
 //!
 //! This is the crate's only test binary; the modules live in `integration/`.
 //! (As the crate root of a test target, this file resolves modules relative to
@@ -8,8 +10,16 @@
 
 #[path = "integration/concurrency.rs"]
 mod concurrency;
+#[path = "integration/deadlines.rs"]
+mod deadlines;
+#[path = "integration/decoding.rs"]
+mod decoding;
 #[path = "integration/ext.rs"]
 mod ext;
+#[path = "integration/faults.rs"]
+mod faults;
+#[path = "integration/hostile.rs"]
+mod hostile;
 #[path = "integration/lifecycle.rs"]
 mod lifecycle;
 #[path = "integration/longpoll.rs"]
@@ -18,6 +28,8 @@ mod longpoll;
 mod pubsub;
 #[path = "integration/removal.rs"]
 mod removal;
+#[path = "integration/replicas.rs"]
+mod replicas;
 #[path = "integration/restart.rs"]
 mod restart;
 #[path = "integration/roles.rs"]
