@@ -8,7 +8,7 @@ use std::time::Duration;
 use petri_api::model::{Blueprint, BlueprintDefinition, Colony, Cron, Executor, File, Generator, User, state};
 use petri_api::msg::{GetFile, RemoveFile};
 use petri_crypto::PrivateKey;
-use petri_e2e::{TestColony, TestExecutor, WORKER, node, refused, unique, within, workflow};
+use petri_e2e::{TestColony, TestExecutor, TestSchema, WORKER, node, refused, unique, within, workflow};
 use petri_sdk::Client;
 use petri_server::{AppState, Config};
 use petri_store::Store;
@@ -21,6 +21,8 @@ struct Broker {
     client: Client,
     stop: Option<oneshot::Sender<()>>,
     _dir: Option<tempfile::TempDir>,
+    // Its PostgreSQL schema, dropped with the last broker using it.
+    _schema: Option<Arc<TestSchema>>,
 }
 
 impl Drop for Broker {
@@ -47,6 +49,7 @@ async fn serve_with(store: Arc<dyn Store>, config: Config, dir: Option<tempfile:
         client: Client::new("127.0.0.1", port, false),
         stop: Some(tx),
         _dir: dir,
+        _schema: None,
     }
 }
 
@@ -58,17 +61,15 @@ async fn sqlite(server_key: &PrivateKey) -> Broker {
 
 /// `n` brokers sharing a fresh schema of the test database, or none when it is not configured.
 async fn postgres(server_key: &PrivateKey, n: usize) -> Vec<Broker> {
-    let Ok(url) = std::env::var("PETRI_TEST_DATABASE_URL") else {
-        eprintln!("PETRI_TEST_DATABASE_URL is not set: skipping the PostgreSQL runs");
+    let Some(schema) = TestSchema::new("the PostgreSQL runs") else {
         return Vec::new();
     };
-    let schema = format!("petri_e_{}", &petri_crypto::random_id()[..12]);
+    let schema = Arc::new(schema);
     let mut out = Vec::new();
     for _ in 0..n {
-        let store = petri_store_postgres::PgStore::connect_schema(&url, &schema)
-            .await
-            .expect("PETRI_TEST_DATABASE_URL is set but unusable");
-        out.push(serve(Arc::new(store), server_key, None).await);
+        let mut broker = serve(Arc::new(schema.store().await), server_key, None).await;
+        broker._schema = Some(schema.clone());
+        out.push(broker);
     }
     out
 }
