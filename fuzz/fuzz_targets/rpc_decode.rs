@@ -11,7 +11,9 @@ use petri_api::msg::{AddColony, AssignProcess, CloseSuccessful, GetProcesses, Su
 fuzz_target!(|data: &[u8]| {
     // The broker reads the body as UTF-8 text.
     let Ok(text) = std::str::from_utf8(data) else { return };
-    let Ok(envelope) = serde_json::from_str::<Envelope>(text) else { return };
+    let Ok(envelope) = serde_json::from_str::<Envelope>(text) else {
+        return;
+    };
     // The signature covers the base64 text exactly as received.
     let _ = petri_crypto::recover_id(&envelope.payload, &envelope.signature);
     let _ = envelope.payload_bytes();
