@@ -156,7 +156,7 @@ fn progress(total: usize) -> indicatif::ProgressBar {
 
 async fn run_rounds(rounds: usize, out: &Output) -> anyhow::Result<()> {
     let setup = Setup::new()?;
-    let client = Client::new(&setup.env.host, setup.env.port, setup.env.tls);
+    let client = setup.env.client();
     let executor = setup.executor(&client, 0).await?;
     let spec = setup.spec("", &[]);
     let bar = progress(rounds);
@@ -221,7 +221,7 @@ struct Observed {
 
 fn clients(setup: &Setup, servers: &[String]) -> anyhow::Result<Vec<Client>> {
     if servers.is_empty() {
-        return Ok(vec![Client::new(&setup.env.host, setup.env.port, setup.env.tls)]);
+        return Ok(vec![setup.env.client()]);
     }
     servers
         .iter()
@@ -232,7 +232,10 @@ fn clients(setup: &Setup, servers: &[String]) -> anyhow::Result<Vec<Client>> {
             let port: u16 = port
                 .parse()
                 .with_context(|| format!("--server {s:?} has no valid port"))?;
-            Ok(Client::new(host, port, setup.env.tls))
+            let mut env = setup.env.clone();
+            env.host = host.to_owned();
+            env.port = port;
+            Ok(env.client())
         })
         .collect()
 }

@@ -22,7 +22,7 @@ struct Ctx {
 
 fn ctx() -> anyhow::Result<Ctx> {
     let env = Env::from_env()?;
-    let client = Client::new(&env.host, env.port, env.tls);
+    let client = env.client();
     Ok(Ctx { env, client })
 }
 

@@ -25,7 +25,7 @@ struct Ctx {
 impl Ctx {
     fn new() -> anyhow::Result<Self> {
         let env = Env::from_env()?;
-        let client = Client::new(&env.host, env.port, env.tls);
+        let client = env.client();
         Ok(Self { env, client })
     }
     fn colony(&self) -> anyhow::Result<String> {

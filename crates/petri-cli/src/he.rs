@@ -10,7 +10,7 @@ use petri_crypto::PrivateKey;
 use petri_he_executors::DataSource;
 use petri_paillier::wire::collect_ciphertexts;
 use petri_paillier::{EncryptedNumber, Number, PublicKey, WireCiphertext};
-use petri_sdk::{Client, Env};
+use petri_sdk::Env;
 use serde_json::{Value, json};
 
 use crate::output::Output;
@@ -237,7 +237,7 @@ pub(crate) async fn run(cmd: HeCmd, out: &Output) -> anyhow::Result<()> {
             let mut inputs = read_inputs(&a.inputs)?;
             if let Some(id) = &a.process {
                 let env = Env::from_env()?;
-                let client = Client::new(&env.host, env.port, env.tls);
+                let client = env.client();
                 let process = client.get_process(id, &env.prvkey()?).await?;
                 inputs.push(Value::Array(process.output));
             }

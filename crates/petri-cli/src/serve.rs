@@ -46,6 +46,13 @@ pub(crate) struct StartArgs {
     /// Largest accepted request body in bytes.
     #[arg(long, env = "PETRI_MAX_BODY_BYTES", default_value_t = 16 * 1024 * 1024)]
     max_body_bytes: usize,
+    /// Serve HTTPS and WSS with this certificate chain (PEM, e.g. from `petri pki node`);
+    /// clients then trust its root with PETRI_CA_FILE.
+    #[arg(long, env = "PETRI_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, env = "PETRI_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 /// Opens the store a database URL (or the data directory) names.
@@ -98,12 +105,18 @@ pub(crate) async fn shutdown_signal() {
 
 /// Binds and serves until a shutdown signal.
 pub(crate) async fn launch(state: AppState, addr: SocketAddr) -> anyhow::Result<()> {
+    launch_with(state, addr, None).await
+}
+
+async fn launch_with(state: AppState, addr: SocketAddr, tls: Option<Arc<rustls::ServerConfig>>) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
-    petri_server::serve(listener, state, shutdown_signal())
-        .await
-        .context("server failed")
+    match tls {
+        None => petri_server::serve(listener, state, shutdown_signal()).await,
+        Some(config) => petri_server::serve_tls(listener, config, state, shutdown_signal()).await,
+    }
+    .context("server failed")
 }
 
 fn server_id(args: &StartArgs) -> anyhow::Result<String> {
@@ -130,11 +143,17 @@ pub(crate) async fn run(cmd: ServerCmd, out: &Output) -> anyhow::Result<()> {
             let addr: SocketAddr = format!("{}:{}", args.bind, args.port)
                 .parse()
                 .context("invalid --bind or --port")?;
-            launch(AppState::new(store, config), addr).await
+            let tls = match (&args.tls_cert, &args.tls_key) {
+                (Some(cert), Some(key)) => Some(
+                    petri_pki::tls::server_config_from_files(cert, key, &[b"http/1.1"]).context("cannot set up TLS")?,
+                ),
+                _ => None,
+            };
+            launch_with(AppState::new(store, config), addr, tls).await
         }
         ServerCmd::Alive => {
             let env = petri_sdk::Env::from_env()?;
-            let client = petri_sdk::Client::new(&env.host, env.port, env.tls);
+            let client = env.client();
             if client.alive().await.unwrap_or(false) {
                 out.show(&serde_json::json!({"alive": true}), || outln!("alive"))
             } else {
@@ -143,7 +162,7 @@ pub(crate) async fn run(cmd: ServerCmd, out: &Output) -> anyhow::Result<()> {
         }
         ServerCmd::Status => {
             let env = petri_sdk::Env::from_env()?;
-            let client = petri_sdk::Client::new(&env.host, env.port, env.tls);
+            let client = env.client();
             let key = petri_crypto::PrivateKey::generate();
             let version = client.version(&key).await?;
             let alive = client.alive().await.unwrap_or(false);

@@ -38,6 +38,8 @@ mod roles;
 mod scheduling;
 #[path = "integration/shutdown.rs"]
 mod shutdown;
+#[path = "integration/tls.rs"]
+mod tls;
 #[path = "integration/wire.rs"]
 mod wire;
 #[path = "integration/workflows.rs"]

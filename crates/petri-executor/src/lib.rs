@@ -88,7 +88,7 @@ impl Runtime {
     /// An executor named `name` of type `kind` in the colony of `env`, acting with `key`.
     pub fn new(env: &Env, name: &str, kind: &str, key: PrivateKey) -> Self {
         Self {
-            client: Client::new(&env.host, env.port, env.tls),
+            client: env.client(),
             colony: env.colony.clone(),
             name: name.to_owned(),
             kind: kind.to_owned(),

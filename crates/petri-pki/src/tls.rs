@@ -107,6 +107,26 @@ impl TlsMaterial {
     }
 }
 
+/// A server configuration for a service whose clients authenticate otherwise (the broker: every
+/// request is signed), from a certificate chain and its key in PEM files. TLS 1.2 and 1.3.
+pub fn server_config_from_files(cert: &Path, key: &Path, alpn: &[&[u8]]) -> Result<Arc<ServerConfig>> {
+    let chain = crate::read_pem_certs(cert)?;
+    let private = load_key(key)?;
+    let mut config = ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(chain, private)
+        .map_err(|e| {
+            PkiError::Invalid(format!(
+                "{} and {} are not a usable certificate and key: {e}",
+                cert.display(),
+                key.display()
+            ))
+        })?;
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    Ok(Arc::new(config))
+}
+
 /// A client configuration for a client without a certificate (one that only needs to trust the
 /// server, such as a CLI talking to an HTTPS broker).
 pub fn anonymous_client_config(ca: &Path, alpn: &[&[u8]]) -> Result<Arc<ClientConfig>> {

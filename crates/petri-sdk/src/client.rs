@@ -1,3 +1,5 @@
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -19,9 +21,10 @@ use crate::{SdkError, SdkResult};
 pub struct Client {
     http: reqwest::Client,
     api_url: String,
-    pub(crate) pubsub_url: String,
+    pubsub_url: String,
+    /// The TLS configuration websockets use (HTTPS requests use the same one).
+    tls: Option<Arc<rustls::ClientConfig>>,
 }
-
 /// Replies without content.
 #[derive(serde::Deserialize)]
 struct Empty {}
@@ -44,17 +47,66 @@ pub(crate) fn decode_reply<R: DeserializeOwned>(reply: &ReplyEnvelope) -> SdkRes
 }
 
 impl Client {
-    /// A client for `host:port`, over HTTPS and WSS when `tls`.
+    /// A client for `host:port`, over HTTPS and WSS when `tls` (trusting the public web's
+    /// root certificates; use [`Client::with_ca_file`] for a server under a private CA).
     pub fn new(host: &str, port: u16, tls: bool) -> Self {
-        let (http, ws) = if tls { ("https", "wss") } else { ("http", "ws") };
+        let config = tls.then(|| {
+            let roots = rustls::RootCertStore {
+                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+            };
+            let mut config = rustls::ClientConfig::builder_with_provider(petri_pki::tls::provider())
+                .with_safe_default_protocol_versions()
+                .expect("the ring provider supports TLS 1.2 and 1.3")
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+            config.alpn_protocols = vec![b"http/1.1".to_vec()];
+            Arc::new(config)
+        });
+        Self::build(host, port, config)
+    }
+
+    /// A client for `host:port` over HTTPS and WSS that trusts only the root certificate(s) in
+    /// `ca_file` (PEM), such as the root of a `petri pki` tree. The server's certificate must name
+    /// `host`.
+    pub fn with_ca_file(host: &str, port: u16, ca_file: &Path) -> SdkResult<Self> {
+        let config = petri_pki::tls::anonymous_client_config(ca_file, &[b"http/1.1"])
+            .map_err(|e| SdkError::Config(format!("TLS trust: {e}")))?;
+        Ok(Self::build(host, port, Some(config)))
+    }
+
+    /// A client for `host:port` over HTTPS and WSS with a ready TLS configuration (its ALPN
+    /// should offer `http/1.1`).
+    pub fn with_tls_config(host: &str, port: u16, config: Arc<rustls::ClientConfig>) -> Self {
+        Self::build(host, port, Some(config))
+    }
+
+    fn build(host: &str, port: u16, tls: Option<Arc<rustls::ClientConfig>>) -> Self {
+        let (http, ws) = if tls.is_some() {
+            ("https", "wss")
+        } else {
+            ("http", "ws")
+        };
+        let mut builder = reqwest::Client::builder().pool_max_idle_per_host(64);
+        if let Some(config) = &tls {
+            builder = builder.use_preconfigured_tls(rustls::ClientConfig::clone(config));
+        }
         Self {
-            http: reqwest::Client::builder()
-                .pool_max_idle_per_host(64)
-                .build()
-                .unwrap_or_else(|_| reqwest::Client::new()),
+            http: builder.build().unwrap_or_else(|_| reqwest::Client::new()),
             api_url: format!("{http}://{host}:{port}/api"),
             pubsub_url: format!("{ws}://{host}:{port}/pubsub"),
+            tls,
         }
+    }
+
+    /// Opens a websocket to `/pubsub`.
+    pub(crate) async fn pubsub(
+        &self,
+    ) -> SdkResult<tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>> {
+        let connector = self.tls.clone().map(tokio_tungstenite::Connector::Rustls);
+        let (socket, _) = tokio_tungstenite::connect_async_tls_with_config(&self.pubsub_url, None, false, connector)
+            .await
+            .map_err(|e| SdkError::Transport(e.to_string()))?;
+        Ok(socket)
     }
 
     /// Sends `msg` signed by `key` and decodes the reply as `R`.
@@ -486,9 +538,7 @@ impl Client {
         };
         let envelope = signed(&msg, key)?;
         let text = serde_json::to_string(&envelope).map_err(|e| SdkError::Decode(e.to_string()))?;
-        let (mut ws, _) = tokio_tungstenite::connect_async(&self.pubsub_url)
-            .await
-            .map_err(|e| SdkError::Transport(e.to_string()))?;
+        let mut ws = self.pubsub().await?;
         ws.send(WsMessage::Text(text.into()))
             .await
             .map_err(|e| SdkError::Transport(e.to_string()))?;

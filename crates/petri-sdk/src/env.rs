@@ -21,6 +21,9 @@ pub struct Env {
     prvkey: Option<String>,
     colony_prvkey: Option<String>,
     server_prvkey: Option<String>,
+    /// `PETRI_CA_FILE`, read when the environment is: trust only the root certificate(s) in
+    /// this PEM file for HTTPS/WSS (implies TLS). Without it, TLS trusts the public web's roots.
+    ca: Option<(std::path::PathBuf, std::sync::Arc<rustls::ClientConfig>)>,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -43,13 +46,22 @@ impl Env {
                 .map_err(|_| SdkError::Config(format!("COLONIES_SERVER_PORT {p:?} is not a port")))?,
             None => 50080,
         };
+        let ca = match var("PETRI_CA_FILE") {
+            Some(path) => {
+                let config = petri_pki::tls::anonymous_client_config(path.as_ref(), &[b"http/1.1"])
+                    .map_err(|e| SdkError::Config(format!("PETRI_CA_FILE: {e}")))?;
+                Some((path.into(), config))
+            }
+            None => None,
+        };
         let tls = var("COLONIES_TLS")
             .or_else(|| var("COLONIES_SERVER_TLS"))
             .is_some_and(|v| v == "true");
         Ok(Self {
             host: var("COLONIES_SERVER_HOST").unwrap_or_else(|| "localhost".into()),
             port,
-            tls,
+            tls: tls || ca.is_some(),
+            ca,
             colony: var("COLONIES_COLONY_NAME").unwrap_or_default(),
             executor_name: var("COLONIES_EXECUTOR_NAME").unwrap_or_default(),
             executor_type: var("COLONIES_EXECUTOR_TYPE").unwrap_or_default(),
@@ -57,6 +69,19 @@ impl Env {
             colony_prvkey: var("COLONIES_COLONY_PRVKEY"),
             server_prvkey: var("COLONIES_SERVER_PRVKEY"),
         })
+    }
+
+    /// A client for the configured server, with the configured TLS trust.
+    pub fn client(&self) -> crate::Client {
+        match &self.ca {
+            Some((_, config)) => crate::Client::with_tls_config(&self.host, self.port, config.clone()),
+            None => crate::Client::new(&self.host, self.port, self.tls),
+        }
+    }
+
+    /// The CA file from `PETRI_CA_FILE`, if one is trusted.
+    pub fn ca_file(&self) -> Option<&std::path::Path> {
+        self.ca.as_ref().map(|(path, _)| path.as_path())
     }
 
     /// The member key, `COLONIES_PRVKEY`.

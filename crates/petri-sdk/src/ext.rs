@@ -202,9 +202,7 @@ impl Client {
             timeout: timeout_secs,
         };
         let text = serde_json::to_string(&signed(&msg, key)?).map_err(|e| SdkError::Decode(e.to_string()))?;
-        let (mut socket, _) = tokio_tungstenite::connect_async(&self.pubsub_url)
-            .await
-            .map_err(|e| SdkError::Transport(e.to_string()))?;
+        let mut socket = self.pubsub().await?;
         socket
             .send(WsMessage::Text(text.into()))
             .await

@@ -9,7 +9,7 @@
 //! # async fn demo() -> Result<(), petri_sdk::SdkError> {
 //! use petri_sdk::{Client, Env};
 //! let env = Env::from_env()?;
-//! let client = Client::new(&env.host, env.port, env.tls);
+//! let client = env.client();
 //! let key = env.prvkey()?;
 //! for p in client.get_processes(&env.colony, 0, 10, &key).await? {
 //!     println!("{} {}", p.processid, p.spec.funcname);

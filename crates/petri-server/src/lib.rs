@@ -17,8 +17,8 @@ mod ext;
 mod handlers;
 mod pubsub;
 mod rpc;
+mod tls;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,6 +31,7 @@ use tower_http::trace::TraceLayer;
 
 pub use error::RpcFailure;
 pub use events::Events;
+pub use tls::TlsListener;
 
 /// How a server behaves.
 #[derive(Debug, Clone)]
@@ -131,7 +132,30 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let addr: Option<SocketAddr> = listener.local_addr().ok();
+    serve_on(listener, state, shutdown).await
+}
+
+/// Serves the broker over HTTPS and WSS on `listener` with the TLS configuration `tls` (see
+/// `petri_pki::server_config_from_files`), until `shutdown` resolves.
+pub async fn serve_tls(
+    listener: TcpListener,
+    tls: Arc<tokio_rustls::rustls::ServerConfig>,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    serve_on(TlsListener::new(listener, tls), state, shutdown).await
+}
+
+async fn serve_on<L>(
+    listener: L,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
+    let addr = listener.local_addr().ok();
     tracing::info!(addr = ?addr, "broker listening");
     let duties = tokio::spawn(background::run(state.clone()));
     let relay = tokio::spawn(background::relay_cluster_events(state.clone()));
