@@ -132,31 +132,67 @@ pub(crate) fn inv_2adic(x: &[u64], len: usize) -> Vec<u64> {
     y
 }
 
+/// How a [`Modulus`] multiplies. The Montgomery radix R depends on it: 2^(64·len) for the
+/// portable code, 2^(416·vectors) for AVX-512 IFMA, so a Montgomery-form value belongs to the
+/// modulus that made it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Backend {
+    /// Safe Rust on 64-bit limbs with `u128` products; values are kept below R.
+    Portable,
+    /// AVX-512 IFMA on 52-bit limbs ([`ifma`]); values are kept canonical (below m).
+    #[cfg(target_arch = "x86_64")]
+    Ifma,
+}
+
+impl Backend {
+    /// The fastest backend this CPU supports.
+    pub(crate) fn detect() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        if ifma::available() {
+            return Backend::Ifma;
+        }
+        Backend::Portable
+    }
+}
+
 /// An odd modulus with its Montgomery constants. Secret moduli are wiped on drop.
+///
+/// Montgomery-form values are almost reduced (below R) with the portable backend and canonical
+/// (below m) with IFMA; [`Modulus::mul`] needs at least one operand below m with IFMA, which
+/// holds for every value this module returns.
 pub(crate) struct Modulus {
     m: Vec<u64>,
     m0inv: u64,
     /// R² mod m, canonical.
     r2: Vec<u64>,
-    /// R³ mod m, canonical.
-    r3: Vec<u64>,
+    /// R²·2^(64·len) mod m, canonical: turns the output of [`Modulus::redc_wide`] into
+    /// Montgomery form.
+    wide: Vec<u64>,
     /// R mod m, canonical: 1 in Montgomery form.
     one: Vec<u64>,
+    #[cfg(target_arch = "x86_64")]
+    ifma: Option<ifma::Ifma>,
 }
 
 impl Drop for Modulus {
     fn drop(&mut self) {
         self.m.zeroize();
         self.r2.zeroize();
-        self.r3.zeroize();
+        self.wide.zeroize();
         self.one.zeroize();
     }
 }
 
 impl Modulus {
-    /// Montgomery constants for odd `m > 1` (leading zero limbs are dropped). The setup is
-    /// constant-time in the value of `m` for a given length.
+    /// Montgomery constants for odd `m > 1` (leading zero limbs are dropped), with the fastest
+    /// backend of this CPU. The setup is constant-time in the value of `m` for a given length.
     pub(crate) fn new(m: &[u64]) -> Option<Self> {
+        Self::with_backend(m, Backend::detect())
+    }
+
+    /// [`Modulus::new`] with a chosen backend; the portable one is used instead when the CPU
+    /// lacks the chosen one's instructions or the modulus is too long for it.
+    pub(crate) fn with_backend(m: &[u64], backend: Backend) -> Option<Self> {
         let k = used_len(m);
         if k == 0 || m[0] & 1 == 0 || (k == 1 && m[0] == 1) {
             return None;
@@ -167,12 +203,25 @@ impl Modulus {
             inv = inv.wrapping_mul(2u64.wrapping_sub(m[0].wrapping_mul(inv)));
         }
         let m0inv = inv.wrapping_neg();
-        // R² mod m by doubling 1 modulo m, 2·64·k times, with a masked subtraction each time.
+        #[cfg(target_arch = "x86_64")]
+        let ifma = match backend {
+            Backend::Ifma => ifma::Ifma::new(&m, m0inv),
+            Backend::Portable => None,
+        };
+        #[cfg(target_arch = "x86_64")]
+        let r_bits = ifma.as_ref().map_or(64 * k, ifma::Ifma::r_bits);
+        #[cfg(not(target_arch = "x86_64"))]
+        let r_bits = {
+            let _ = backend;
+            64 * k
+        };
+        // 2^(64k), R and R² mod m by doubling 1 modulo m, with a masked subtraction each time.
         let mut x = vec![0u64; k];
         x[0] = 1;
         let mut t = vec![0u64; k];
         let mut one = vec![0u64; k];
-        for step in 0..2 * 64 * k {
+        let mut r64 = Zeroizing::new(vec![0u64; k]);
+        for step in 0..2 * r_bits {
             let mut carry = 0u64;
             for limb in x.iter_mut() {
                 let next = *limb >> 63;
@@ -183,6 +232,9 @@ impl Modulus {
             let take = Choice::from((carry | (borrow ^ 1)) as u8 & 1);
             select_assign(&mut x, &t, take);
             if step + 1 == 64 * k {
+                r64.copy_from_slice(&x);
+            }
+            if step + 1 == r_bits {
                 one.copy_from_slice(&x);
             }
         }
@@ -191,14 +243,27 @@ impl Modulus {
             m,
             m0inv,
             r2: x,
-            r3: Vec::new(),
+            wide: Vec::new(),
             one,
+            #[cfg(target_arch = "x86_64")]
+            ifma,
         };
-        let r2 = modulus.r2.clone();
-        let mut r3 = modulus.mul(&r2, &r2);
-        modulus.reduce_once(&mut r3);
-        modulus.r3 = r3;
+        // R²·R²/R = R³, then R³·2^(64k)/R.
+        let r3 = Zeroizing::new(modulus.mul(&modulus.r2, &modulus.r2));
+        let mut wide = modulus.mul(&r3, &r64);
+        modulus.reduce_once(&mut wide);
+        modulus.wide = wide;
         Some(modulus)
+    }
+
+    /// The backend in use.
+    #[cfg(test)]
+    pub(crate) fn backend(&self) -> Backend {
+        #[cfg(target_arch = "x86_64")]
+        if self.ifma.is_some() {
+            return Backend::Ifma;
+        }
+        Backend::Portable
     }
 
     /// Number of limbs.
@@ -225,6 +290,11 @@ impl Modulus {
 
     /// [`Modulus::mul`] into `out`, with scratch space `t` of `len + 2` limbs.
     pub(crate) fn mul_into(&self, a: &[u64], b: &[u64], out: &mut [u64], t: &mut [u64]) {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(ifma) = &self.ifma {
+            ifma.mul(a, b, out);
+            return;
+        }
         let k = self.len();
         let m = &self.m[..k];
         let (a, b, t, out) = (&a[..k], &b[..k], &mut t[..k + 1], &mut out[..k]);
@@ -261,6 +331,11 @@ impl Modulus {
 
     /// Montgomery square `a²/R mod m` into `out`, with scratch `w` of `2·len + 1` limbs.
     pub(crate) fn sqr_into(&self, a: &[u64], out: &mut [u64], w: &mut [u64]) {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(ifma) = &self.ifma {
+            ifma.mul(a, a, out);
+            return;
+        }
         let k = self.len();
         let m = &self.m[..k];
         let (a, w) = (&a[..k], &mut w[..2 * k + 1]);
@@ -328,7 +403,7 @@ impl Modulus {
             let mut t = Zeroizing::new(vec![0u64; 2 * k]);
             t[..x.len()].copy_from_slice(x);
             let low = Zeroizing::new(self.redc_wide(&mut t));
-            return self.mul(&low, &self.r3);
+            return self.mul(&low, &self.wide);
         }
         let reduced = Zeroizing::new(self.reduce_slow(x));
         self.to_mont(&reduced)
@@ -396,98 +471,73 @@ impl Modulus {
     /// `base^exp` in Montgomery form, for a **public** exponent: sliding windows, so the time
     /// depends on the exponent but not on the base.
     pub(crate) fn pow_public(&self, base: &[u64], exp: &[u64]) -> Vec<u64> {
-        let bits = bit_len(exp);
-        if bits == 0 {
+        let Some(window) = sliding_window(exp) else {
             return self.one();
-        }
-        let k = self.len();
-        let w = match bits {
-            0..=24 => 1,
-            25..=80 => 3,
-            81..=240 => 4,
-            241..=672 => 5,
-            _ => 6,
         };
+        let k = self.len();
+        #[cfg(target_arch = "x86_64")]
+        if let Some(ifma) = &self.ifma {
+            let mut out = vec![0u64; k];
+            ifma.pow_public(&base[..k], &window, &mut out);
+            return out;
+        }
         let mut t = Zeroizing::new(vec![0u64; 2 * k + 1]);
         // table[i] = base^(2i+1)
-        let mut table: Vec<Zeroizing<Vec<u64>>> = Vec::with_capacity(1 << (w - 1));
+        let entries = 1usize << (window.width - 1);
+        let mut table: Vec<Zeroizing<Vec<u64>>> = Vec::with_capacity(entries);
         table.push(Zeroizing::new(base[..k].to_vec()));
-        if w > 1 {
+        if entries > 1 {
             let sq = Zeroizing::new(self.mul(base, base));
-            for i in 1..(1 << (w - 1)) {
+            for i in 1..entries {
                 let next = self.mul(&table[i - 1], &sq);
                 table.push(Zeroizing::new(next));
             }
         }
-        let bit = |i: usize| (exp[i / 64] >> (i % 64)) & 1;
-        let mut acc = Zeroizing::new(vec![0u64; k]);
+        let mut acc = Zeroizing::new(table[window.first].to_vec());
         let mut scratch = Zeroizing::new(vec![0u64; k]);
-        let mut started = false;
-        let mut i = bits as isize - 1;
-        while i >= 0 {
-            if bit(i as usize) == 0 {
-                if started {
-                    self.sqr_into(&acc, &mut scratch, &mut t);
-                    std::mem::swap(&mut acc, &mut scratch);
-                }
-                i -= 1;
-                continue;
+        for step in &window.steps {
+            match *step {
+                None => self.sqr_into(&acc, &mut scratch, &mut t),
+                Some(i) => self.mul_into(&acc, &table[i], &mut scratch, &mut t),
             }
-            // The longest window of at most w bits ending in a set bit.
-            let mut j = (i - w as isize + 1).max(0);
-            while bit(j as usize) == 0 {
-                j += 1;
-            }
-            let mut value = 0usize;
-            for b in (j..=i).rev() {
-                value = (value << 1) | bit(b as usize) as usize;
-                if started {
-                    self.sqr_into(&acc, &mut scratch, &mut t);
-                    std::mem::swap(&mut acc, &mut scratch);
-                }
-            }
-            if started {
-                self.mul_into(&acc, &table[value >> 1], &mut scratch, &mut t);
-                std::mem::swap(&mut acc, &mut scratch);
-            } else {
-                acc.copy_from_slice(&table[value >> 1]);
-                started = true;
-            }
-            i = j - 1;
+            std::mem::swap(&mut acc, &mut scratch);
         }
         acc.to_vec()
     }
 
     /// `base^exp` in Montgomery form for a **secret** exponent of at most `exp_bits` bits
-    /// (a public length): fixed 4-bit windows, each table entry read by a full masked scan.
+    /// (a public length): fixed windows, each table entry read by a full masked scan.
     pub(crate) fn pow_secret(&self, base: &[u64], exp: &[u64], exp_bits: usize) -> Vec<u64> {
         let k = self.len();
+        #[cfg(target_arch = "x86_64")]
+        if let Some(ifma) = &self.ifma {
+            let mut out = vec![0u64; k];
+            ifma.pow_secret(&base[..k], &self.one, exp, exp_bits, &mut out);
+            return out;
+        }
+        let width = 4;
         let mut t = Zeroizing::new(vec![0u64; 2 * k + 1]);
-        let mut table: Vec<Zeroizing<Vec<u64>>> = Vec::with_capacity(16);
+        let mut table: Vec<Zeroizing<Vec<u64>>> = Vec::with_capacity(1 << width);
         table.push(Zeroizing::new(self.one()));
         table.push(Zeroizing::new(base[..k].to_vec()));
-        for i in 2..16 {
+        for i in 2..1 << width {
             let next = self.mul(&table[i - 1], base);
             table.push(Zeroizing::new(next));
         }
-        let windows = exp_bits.div_ceil(4);
-        let nibble = |w: usize| -> u8 {
-            let bit = 4 * w;
-            exp.get(bit / 64).map_or(0, |l| ((l >> (bit % 64)) & 0xf) as u8)
-        };
+        let windows = exp_bits.div_ceil(width);
         let mut acc = Zeroizing::new(self.one());
         let mut scratch = Zeroizing::new(vec![0u64; k]);
         let mut entry = Zeroizing::new(vec![0u64; k]);
         for w in (0..windows).rev() {
             if w + 1 != windows {
-                for _ in 0..4 {
+                for _ in 0..width {
                     self.sqr_into(&acc, &mut scratch, &mut t);
                     std::mem::swap(&mut acc, &mut scratch);
                 }
             }
-            let idx = nibble(w);
+            let digit = fixed_window_digit(exp, w, width) as u8;
             for (i, row) in table.iter().enumerate() {
-                select_assign(&mut entry, row, idx.ct_eq(&(i as u8)));
+                select_assign(&mut entry, row, digit.ct_eq(&(i as u8)));
             }
             self.mul_into(&acc, &entry, &mut scratch, &mut t);
             std::mem::swap(&mut acc, &mut scratch);
@@ -495,6 +545,81 @@ impl Modulus {
         acc.to_vec()
     }
 }
+
+/// The schedule of a left-to-right sliding-window exponentiation with a public exponent
+/// (Menezes, van Oorschot and Vanstone, *Handbook of Applied Cryptography*, algorithm 14.85).
+pub(crate) struct Window {
+    /// Window width w; the table holds base^1, base^3, …, base^(2^w − 1).
+    pub(crate) width: usize,
+    /// The table entry the accumulator starts from.
+    pub(crate) first: usize,
+    /// Then, in order: `None` squares the accumulator, `Some(i)` multiplies it by entry i.
+    pub(crate) steps: Vec<Option<usize>>,
+}
+
+/// The sliding-window schedule for a non-zero public exponent (`None` for zero).
+pub(crate) fn sliding_window(exp: &[u64]) -> Option<Window> {
+    let bits = bit_len(exp);
+    if bits == 0 {
+        return None;
+    }
+    let width = match bits {
+        0..=24 => 1,
+        25..=80 => 3,
+        81..=240 => 4,
+        241..=672 => 5,
+        _ => 6,
+    };
+    let bit = |i: usize| (exp[i / 64] >> (i % 64)) & 1;
+    let mut steps = Vec::with_capacity(bits + bits / width + 1);
+    let mut first = None;
+    let mut i = bits as isize - 1;
+    while i >= 0 {
+        if bit(i as usize) == 0 {
+            steps.push(None);
+            i -= 1;
+            continue;
+        }
+        // The longest window of at most w bits ending in a set bit.
+        let mut j = (i - width as isize + 1).max(0);
+        while bit(j as usize) == 0 {
+            j += 1;
+        }
+        let mut value = 0usize;
+        for b in (j..=i).rev() {
+            value = (value << 1) | bit(b as usize) as usize;
+        }
+        if first.is_none() {
+            first = Some(value >> 1);
+        } else {
+            steps.extend(std::iter::repeat_n(None, (i - j + 1) as usize));
+            steps.push(Some(value >> 1));
+        }
+        i = j - 1;
+    }
+    Some(Window {
+        width,
+        first: first.unwrap_or(0),
+        steps,
+    })
+}
+
+/// Bits `[width·w, width·(w + 1))` of a secret exponent. The limbs read depend only on the
+/// public position, never on the exponent's value.
+pub(crate) fn fixed_window_digit(exp: &[u64], w: usize, width: usize) -> u64 {
+    let bit = width * w;
+    let (limb, shift) = (bit / 64, bit % 64);
+    let lo = exp.get(limb).map_or(0, |&l| l >> shift);
+    let hi = if shift + width > 64 {
+        exp.get(limb + 1).map_or(0, |&l| l << (64 - shift))
+    } else {
+        0
+    };
+    (lo | hi) & ((1 << width) - 1)
+}
+
+#[cfg(target_arch = "x86_64")]
+mod ifma;
 
 #[cfg(test)]
 mod tests;

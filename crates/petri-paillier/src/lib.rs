@@ -29,7 +29,7 @@
 //! let back = keys.public.from_wire(&wire).unwrap();
 //! assert_eq!(keys.private.decrypt(&back).unwrap(), Number::Float(60.5));
 //! ```
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 mod arith;

@@ -1,0 +1,435 @@
+//! Montgomery arithmetic with AVX-512 IFMA (`vpmadd52luq`/`vpmadd52huq`) on 52-bit limbs.
+//!
+//! The algorithm is the word-by-word almost Montgomery multiplication of Gueron and Krasnov
+//! ("Software implementation of modular exponentiation, using advanced vector instructions
+//! architectures", WAIFI 2012; and Drucker and Gueron, "Fast modular squaring with AVX512IFMA",
+//! ITNG 2019), the scheme of OpenSSL's `rsaz-avx512`: numbers are `8·N` limbs of 52 bits in `N`
+//! 512-bit vectors. For each limb `b_i` the low halves of `a·b_i` and `m·q` are added to the
+//! accumulator, which is then shifted down by one limb, and the high halves are added after the
+//! shift, so that all accesses stay vector-aligned. Limbs are not normalised inside the loop: a
+//! 64-bit lane has room for the sums of `8·N ≤ 160` iterations. With R = 2^(52·8·N) ≥ 4m, the
+//! product of two values below 2m is again below 2m, so exponentiation needs no final
+//! subtraction until the very end.
+//!
+//! Every routine here runs in time independent of the values: IFMA instructions have fixed
+//! latency, normalisation resolves carries with mask arithmetic instead of branches, and secret
+//! table entries are read by a full masked scan. This is the crate's only `unsafe` code: the
+//! intrinsics need the CPU features, which [`Ifma::new`] checks at run time, and vector loads
+//! and stores go through raw pointers.
+#![allow(unsafe_code)]
+
+use std::arch::x86_64::{
+    __m512i, _mm_cvtsi128_si64, _mm512_add_epi64, _mm512_alignr_epi64, _mm512_and_si512, _mm512_castsi512_si128,
+    _mm512_cmpeq_epi64_mask, _mm512_cmpeq_epu64_mask, _mm512_cmpgt_epu64_mask, _mm512_loadu_si512,
+    _mm512_madd52hi_epu64, _mm512_madd52lo_epu64, _mm512_mask_add_epi64, _mm512_mask_mov_epi64, _mm512_set1_epi64,
+    _mm512_setzero_si512, _mm512_srli_epi64, _mm512_storeu_si512,
+};
+
+use zeroize::{Zeroize, Zeroizing};
+
+use super::{Window, fixed_window_digit};
+
+/// Low 52 bits.
+const MASK52: u64 = (1 << 52) - 1;
+
+/// Largest supported size in vectors: 160 limbs of 52 bits, 8320 bits (n² of a 4096-bit key).
+/// Beyond it a 64-bit lane could overflow and the accumulator would not fit the registers.
+pub(crate) const MAX_VECS: usize = 20;
+
+/// One vector's worth of limbs.
+type Block = [u64; 8];
+
+/// Whether this CPU has the instructions the module needs.
+pub(crate) fn available() -> bool {
+    std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512ifma")
+}
+
+/// An odd modulus in 52-bit limbs with its Montgomery constant, for R = 2^(416·vecs).
+pub(crate) struct Ifma {
+    vecs: usize,
+    /// The modulus, `8·vecs` limbs of 52 bits.
+    m: Vec<Block>,
+    /// −m⁻¹ mod 2^52.
+    m0inv: u64,
+    /// Length of the modulus in 64-bit limbs.
+    k64: usize,
+}
+
+impl Drop for Ifma {
+    fn drop(&mut self) {
+        self.m.zeroize();
+    }
+}
+
+/// Runs `$body` with `$n` bound to the constant number of vectors.
+macro_rules! with_vecs {
+    ($vecs:expr, $n:ident => $body:expr) => {
+        match $vecs {
+            1 => {
+                const $n: usize = 1;
+                $body
+            }
+            2 => {
+                const $n: usize = 2;
+                $body
+            }
+            3 => {
+                const $n: usize = 3;
+                $body
+            }
+            4 => {
+                const $n: usize = 4;
+                $body
+            }
+            5 => {
+                const $n: usize = 5;
+                $body
+            }
+            6 => {
+                const $n: usize = 6;
+                $body
+            }
+            7 => {
+                const $n: usize = 7;
+                $body
+            }
+            8 => {
+                const $n: usize = 8;
+                $body
+            }
+            9 => {
+                const $n: usize = 9;
+                $body
+            }
+            10 => {
+                const $n: usize = 10;
+                $body
+            }
+            11 => {
+                const $n: usize = 11;
+                $body
+            }
+            12 => {
+                const $n: usize = 12;
+                $body
+            }
+            13 => {
+                const $n: usize = 13;
+                $body
+            }
+            14 => {
+                const $n: usize = 14;
+                $body
+            }
+            15 => {
+                const $n: usize = 15;
+                $body
+            }
+            16 => {
+                const $n: usize = 16;
+                $body
+            }
+            17 => {
+                const $n: usize = 17;
+                $body
+            }
+            18 => {
+                const $n: usize = 18;
+                $body
+            }
+            19 => {
+                const $n: usize = 19;
+                $body
+            }
+            20 => {
+                const $n: usize = 20;
+                $body
+            }
+            _ => unreachable!("Ifma::new refuses sizes above MAX_VECS"),
+        }
+    };
+}
+
+impl Ifma {
+    /// The context for odd `m` (64-bit limbs, no leading zero limb, `m > 1`), or `None` when the
+    /// CPU lacks AVX-512 IFMA or `m` is too long.
+    pub(crate) fn new(m: &[u64], m0inv64: u64) -> Option<Self> {
+        if !available() {
+            return None;
+        }
+        let k64 = m.len();
+        let bits = 64 * k64;
+        // R must cover both the 64-bit representation (inputs below 2^(64·k64)) and 4m.
+        let vecs = (bits + 2).div_ceil(416);
+        if vecs > MAX_VECS {
+            return None;
+        }
+        let mut limbs = vec![[0u64; 8]; vecs];
+        to52(m, limbs.as_flattened_mut());
+        Some(Self {
+            vecs,
+            m: limbs,
+            m0inv: m0inv64 & MASK52,
+            k64,
+        })
+    }
+
+    /// log2 R.
+    pub(crate) fn r_bits(&self) -> usize {
+        416 * self.vecs
+    }
+
+    /// `a·b/R mod m`, canonical, for 64-bit-limb inputs `a, b < 2^(64·k64)` of which at least
+    /// one is below m.
+    pub(crate) fn mul(&self, a: &[u64], b: &[u64], out: &mut [u64]) {
+        with_vecs!(self.vecs, N => {
+            let m = self.m.first_chunk::<N>().expect("m has vecs blocks");
+            // SAFETY: `Ifma` values exist only after `available()` confirmed AVX-512F and IFMA.
+            unsafe { mul64::<N>(m, self.m0inv, a, b, &mut out[..self.k64]) }
+        })
+    }
+
+    /// `base^exp` (Montgomery form, canonical) for a public exponent, by sliding windows.
+    pub(crate) fn pow_public(&self, base: &[u64], window: &Window, out: &mut [u64]) {
+        with_vecs!(self.vecs, N => {
+            let m = self.m.first_chunk::<N>().expect("m has vecs blocks");
+            // SAFETY: as in `mul`, the CPU features were checked when `self` was made.
+            unsafe { pow_public::<N>(m, self.m0inv, base, window, &mut out[..self.k64]) }
+        })
+    }
+
+    /// `base^exp` (Montgomery form, canonical) for a secret exponent of `exp_bits` bits, with
+    /// fixed windows of `width` bits; `one` is 1 in Montgomery form.
+    pub(crate) fn pow_secret(&self, base: &[u64], one: &[u64], exp: &[u64], exp_bits: usize, out: &mut [u64]) {
+        with_vecs!(self.vecs, N => {
+            let m = self.m.first_chunk::<N>().expect("m has vecs blocks");
+            // SAFETY: as in `mul`, the CPU features were checked when `self` was made.
+            unsafe { pow_secret::<N>(m, self.m0inv, base, one, exp, exp_bits, &mut out[..self.k64]) }
+        })
+    }
+}
+
+/// 64-bit limbs to 52-bit limbs (`out` long enough for the value; the rest is zeroed).
+pub(crate) fn to52(x: &[u64], out: &mut [u64]) {
+    for (j, o) in out.iter_mut().enumerate() {
+        let bit = 52 * j;
+        let (w, s) = (bit / 64, bit % 64);
+        let lo = x.get(w).map_or(0, |&l| l >> s);
+        let hi = if s > 12 {
+            x.get(w + 1).map_or(0, |&l| l << (64 - s))
+        } else {
+            0
+        };
+        *o = (lo | hi) & MASK52;
+    }
+}
+
+/// Normalised 52-bit limbs to 64-bit limbs (the value must fit `out`).
+pub(crate) fn from52(x: &[u64], out: &mut [u64]) {
+    for (i, o) in out.iter_mut().enumerate() {
+        let bit = 64 * i;
+        let (j, s) = (bit / 52, bit % 52);
+        // 64 bits starting at bit s of limb j span limbs j, j+1 and possibly j+2.
+        let l0 = x.get(j).map_or(0, |&l| l >> s);
+        let l1 = x.get(j + 1).map_or(0, |&l| l << (52 - s));
+        let l2 = if 104 - s < 64 {
+            x.get(j + 2).map_or(0, |&l| l << (104 - s))
+        } else {
+            0
+        };
+        *o = l0 | l1 | l2;
+    }
+}
+
+/// `x − m` if `x ≥ m`, on normalised 52-bit limbs, without branching.
+fn reduce_once52(x: &mut [u64], m: &[u64]) {
+    let mut d = [0u64; 8 * MAX_VECS];
+    let mut borrow = 0u64;
+    for ((di, &xi), &mi) in d.iter_mut().zip(x.iter()).zip(m) {
+        let t = xi.wrapping_sub(mi).wrapping_sub(borrow);
+        borrow = t >> 63;
+        *di = t & MASK52;
+    }
+    // Keep x when the subtraction borrowed.
+    let keep = borrow.wrapping_neg();
+    for (xi, &di) in x.iter_mut().zip(d.iter()) {
+        *xi = (*xi & keep) | (di & !keep);
+    }
+    d.zeroize();
+}
+
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn load(x: &Block) -> __m512i {
+    // SAFETY: `x` is 64 readable bytes and `loadu` has no alignment requirement.
+    unsafe { _mm512_loadu_si512(x.as_ptr().cast()) }
+}
+
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn store(x: &mut Block, v: __m512i) {
+    // SAFETY: `x` is 64 writable bytes and `storeu` has no alignment requirement.
+    unsafe { _mm512_storeu_si512(x.as_mut_ptr().cast(), v) }
+}
+
+/// Almost Montgomery product `a·b/R mod m` of `a, b < 2^(52·8·N)` (normalised limbs): the result
+/// is normalised and below `ab/R + m`, so below 2m when a, b < 2m.
+#[inline]
+#[target_feature(enable = "avx512f,avx512ifma")]
+fn amm<const N: usize>(m: &[Block; N], m0inv: u64, a: &[Block; N], b: &[Block; N], out: &mut [Block; N]) {
+    let zero = _mm512_setzero_si512();
+    let mut acc = [zero; N];
+    let av: [__m512i; N] = std::array::from_fn(|j| load(&a[j]));
+    let mv: [__m512i; N] = std::array::from_fn(|j| load(&m[j]));
+    let m0 = m[0][0];
+    for &bi in b.as_flattened() {
+        let bv = _mm512_set1_epi64(bi as i64);
+        for j in 0..N {
+            acc[j] = _mm512_madd52lo_epu64(acc[j], av[j], bv);
+        }
+        // q makes the lowest limb divisible by 2^52; its carry moves into the next limb.
+        let t0 = _mm_cvtsi128_si64(_mm512_castsi512_si128(acc[0])) as u64;
+        let q = t0.wrapping_mul(m0inv) & MASK52;
+        let qv = _mm512_set1_epi64(q as i64);
+        for j in 0..N {
+            acc[j] = _mm512_madd52lo_epu64(acc[j], mv[j], qv);
+        }
+        let carry = (t0 + (m0.wrapping_mul(q) & MASK52)) >> 52;
+        for j in 0..N - 1 {
+            acc[j] = _mm512_alignr_epi64::<1>(acc[j + 1], acc[j]);
+        }
+        acc[N - 1] = _mm512_alignr_epi64::<1>(zero, acc[N - 1]);
+        acc[0] = _mm512_mask_add_epi64(acc[0], 1, acc[0], _mm512_set1_epi64(carry as i64));
+        // The high halves belong one limb up, which after the shift is the same lane.
+        for j in 0..N {
+            acc[j] = _mm512_madd52hi_epu64(acc[j], av[j], bv);
+            acc[j] = _mm512_madd52hi_epu64(acc[j], mv[j], qv);
+        }
+    }
+    normalize(&mut acc);
+    for (o, v) in out.iter_mut().zip(acc) {
+        store(o, v);
+    }
+}
+
+/// Carries every lane's bits above 52 into the next lane. A first pass moves each lane's excess
+/// up one lane; the lanes may then exceed 52 bits by one carry, which a carry-lookahead on the
+/// lane masks resolves: lanes above 2^52 − 1 generate a carry, lanes equal to it propagate one,
+/// and ((G << 1) + P) ⊕ P marks the lanes that receive one (as in `rsaz-avx512`).
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn normalize<const N: usize>(acc: &mut [__m512i; N]) {
+    let zero = _mm512_setzero_si512();
+    let mask = _mm512_set1_epi64(MASK52 as i64);
+    let one = _mm512_set1_epi64(1);
+    let carries: [__m512i; N] = std::array::from_fn(|j| _mm512_srli_epi64::<52>(acc[j]));
+    for j in 0..N {
+        let below = if j == 0 { zero } else { carries[j - 1] };
+        acc[j] = _mm512_add_epi64(
+            _mm512_and_si512(acc[j], mask),
+            _mm512_alignr_epi64::<7>(carries[j], below),
+        );
+    }
+    let (mut g_top, mut sum_carry) = (0u32, 0u32);
+    for lane in acc.iter_mut() {
+        let g = u32::from(_mm512_cmpgt_epu64_mask(*lane, mask));
+        let p = u32::from(_mm512_cmpeq_epu64_mask(*lane, mask));
+        let shifted = ((g << 1) | g_top) & 0xff;
+        g_top = g >> 7;
+        let s = shifted + p + sum_carry;
+        sum_carry = s >> 8;
+        let receive = ((s ^ p) & 0xff) as u8;
+        *lane = _mm512_and_si512(_mm512_mask_add_epi64(*lane, receive, *lane, one), mask);
+    }
+}
+
+/// [`Ifma::mul`] for N vectors.
+#[target_feature(enable = "avx512f,avx512ifma")]
+fn mul64<const N: usize>(m: &[Block; N], m0inv: u64, a: &[u64], b: &[u64], out: &mut [u64]) {
+    let mut a52 = Zeroizing::new([[0u64; 8]; N]);
+    let mut b52 = Zeroizing::new([[0u64; 8]; N]);
+    let mut r = Zeroizing::new([[0u64; 8]; N]);
+    to52(a, a52.as_flattened_mut());
+    to52(b, b52.as_flattened_mut());
+    amm::<N>(m, m0inv, &a52, &b52, &mut r);
+    reduce_once52(r.as_flattened_mut(), m.as_flattened());
+    from52(r.as_flattened(), out);
+}
+
+/// Sliding-window exponentiation with a public exponent, all in 52-bit limbs.
+#[target_feature(enable = "avx512f,avx512ifma")]
+fn pow_public<const N: usize>(m: &[Block; N], m0inv: u64, base: &[u64], window: &Window, out: &mut [u64]) {
+    // table[i] = base^(2i+1)
+    let entries = 1usize << (window.width - 1);
+    let mut table = Zeroizing::new(vec![[[0u64; 8]; N]; entries]);
+    to52(base, table[0].as_flattened_mut());
+    if entries > 1 {
+        let mut sq = Zeroizing::new([[0u64; 8]; N]);
+        amm::<N>(m, m0inv, &table[0], &table[0], &mut sq);
+        for i in 1..entries {
+            let (done, rest) = table.split_at_mut(i);
+            amm::<N>(m, m0inv, &done[i - 1], &sq, &mut rest[0]);
+        }
+    }
+    let mut acc = Zeroizing::new(table[window.first]);
+    let mut scratch = Zeroizing::new([[0u64; 8]; N]);
+    for step in &window.steps {
+        match *step {
+            None => amm::<N>(m, m0inv, &acc, &acc, &mut scratch),
+            Some(i) => amm::<N>(m, m0inv, &acc, &table[i], &mut scratch),
+        }
+        std::mem::swap(&mut *acc, &mut *scratch);
+    }
+    reduce_once52(acc.as_flattened_mut(), m.as_flattened());
+    from52(acc.as_flattened(), out);
+}
+
+/// Fixed-window exponentiation with a secret exponent: every window squares the same number of
+/// times and multiplies by a table entry read with a full masked scan.
+#[target_feature(enable = "avx512f,avx512ifma")]
+fn pow_secret<const N: usize>(
+    m: &[Block; N],
+    m0inv: u64,
+    base: &[u64],
+    one: &[u64],
+    exp: &[u64],
+    exp_bits: usize,
+    out: &mut [u64],
+) {
+    let width = if exp_bits > 512 { 5 } else { 4 };
+    let entries = 1usize << width;
+    let mut table = Zeroizing::new(vec![[[0u64; 8]; N]; entries]);
+    to52(one, table[0].as_flattened_mut());
+    to52(base, table[1].as_flattened_mut());
+    for i in 2..entries {
+        let (done, rest) = table.split_at_mut(i);
+        amm::<N>(m, m0inv, &done[i - 1], &done[1], &mut rest[0]);
+    }
+    let windows = exp_bits.div_ceil(width);
+    let mut acc = Zeroizing::new(table[0]);
+    let mut scratch = Zeroizing::new([[0u64; 8]; N]);
+    let mut entry = Zeroizing::new([[0u64; 8]; N]);
+    for w in (0..windows).rev() {
+        if w + 1 != windows {
+            for _ in 0..width {
+                amm::<N>(m, m0inv, &acc, &acc, &mut scratch);
+                std::mem::swap(&mut *acc, &mut *scratch);
+            }
+        }
+        let digit = _mm512_set1_epi64(fixed_window_digit(exp, w, width) as i64);
+        let mut picked = [_mm512_setzero_si512(); N];
+        for (i, row) in table.iter().enumerate() {
+            let hit = _mm512_cmpeq_epi64_mask(_mm512_set1_epi64(i as i64), digit);
+            for j in 0..N {
+                picked[j] = _mm512_mask_mov_epi64(picked[j], hit, load(&row[j]));
+            }
+        }
+        for (e, v) in entry.iter_mut().zip(picked) {
+            store(e, v);
+        }
+        amm::<N>(m, m0inv, &acc, &entry, &mut scratch);
+        std::mem::swap(&mut *acc, &mut *scratch);
+    }
+    reduce_once52(acc.as_flattened_mut(), m.as_flattened());
+    from52(acc.as_flattened(), out);
+}
