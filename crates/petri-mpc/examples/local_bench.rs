@@ -1,5 +1,5 @@
 //! Three parties on threads of one process, channels between them: the engine's speed without a
-//! network. `cargo run --release -p petri-mpc --example local_bench -- [n]`
+//! network. `cargo run --release -p petri-mpc --example local_bench -- [n] [op,op,...]`
 
 use std::time::{Duration, Instant};
 
@@ -11,6 +11,11 @@ fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(1_000_000);
+    // Which operations to time (default: all).
+    let only: Vec<String> = std::env::args()
+        .nth(2)
+        .map(|a| a.split(',').map(String::from).collect())
+        .unwrap_or_default();
     let values: Vec<u64> = (0..n as u64)
         .map(|k| k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32)
         .collect();
@@ -19,7 +24,7 @@ fn main() {
     let transports = local(Duration::from_secs(120));
     std::thread::scope(|s| {
         for (id, t) in transports.into_iter().enumerate() {
-            let (xs, ys) = (&xs, &ys);
+            let (xs, ys, only) = (&xs, &ys, &only);
             s.spawn(move || -> petri_mpc::Result<()> {
                 let mut p = Party::new(id, t)?;
                 let (x, y) = (&xs[id], &ys[id]);
@@ -28,6 +33,9 @@ fn main() {
                             p: &mut Party<_>,
                             f: &mut dyn FnMut(&mut Party<_>) -> petri_mpc::Result<()>|
                  -> petri_mpc::Result<()> {
+                    if !only.is_empty() && !only.iter().any(|o| name.starts_with(o.as_str())) {
+                        return Ok(());
+                    }
                     let before = p.stats();
                     let t0 = Instant::now();
                     f(p)?;

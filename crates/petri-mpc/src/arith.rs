@@ -7,6 +7,7 @@
 //! the inner dimension before resharing, so the cost is one element per *output*, whatever the
 //! length of the vectors (ABY3 §5.1, "matrix multiplication").
 
+use crate::party::Zero;
 use crate::share::AShare;
 use crate::transport::Transport;
 use crate::{MpcError, Party, Result};
@@ -21,10 +22,16 @@ impl<T: Transport> Party<T> {
                 y.len()
             )));
         }
-        let z: Vec<u64> = (0..x.len())
-            .map(|k| local_product(x.a[k], x.b[k], y.a[k], y.b[k]))
-            .collect();
-        self.reshare_arith(z)
+        // The products are computed piece by piece as the resharing sends them, so the first
+        // piece is on its way while the rest are being multiplied.
+        let (a, b) = self.reshare_with(vec![0; x.len()], Zero::Arith, |range, z| {
+            let (xa, xb) = (&x.a[range.clone()], &x.b[range.clone()]);
+            let (ya, yb) = (&y.a[range.clone()], &y.b[range]);
+            for ((((z, xa), xb), ya), yb) in z.iter_mut().zip(xa).zip(xb).zip(ya).zip(yb) {
+                *z = local_product(*xa, *xb, *ya, *yb);
+            }
+        })?;
+        Ok(AShare { a, b })
     }
 
     /// Dot products of consecutive rows: x and y are `rows` rows of `len` elements each (row-major);

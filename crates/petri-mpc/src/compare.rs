@@ -21,6 +21,7 @@
 //! with one multiplication (one round).
 
 use crate::bits::{pack_bits, plane_words, share_to_planes, unpack_bits};
+use crate::party::Zero;
 use crate::share::{AShare, BShare};
 use crate::transport::Transport;
 use crate::{MpcError, Party, Result};
@@ -35,10 +36,14 @@ impl<T: Transport> Party<T> {
                 y.words()
             )));
         }
-        let z: Vec<u64> = (0..x.words())
-            .map(|k| (x.a[k] & y.a[k]) ^ (x.a[k] & y.b[k]) ^ (x.b[k] & y.a[k]))
-            .collect();
-        self.reshare_bool(z)
+        let (a, b) = self.reshare_with(vec![0; x.words()], Zero::Bool, |range, z| {
+            let (xa, xb) = (&x.a[range.clone()], &x.b[range.clone()]);
+            let (ya, yb) = (&y.a[range.clone()], &y.b[range]);
+            for ((((z, xa), xb), ya), yb) in z.iter_mut().zip(xa).zip(xb).zip(ya).zip(yb) {
+                *z = (xa & ya) ^ (xa & yb) ^ (xb & ya);
+            }
+        })?;
+        Ok(BShare { a, b })
     }
 
     /// Splits x into the boolean sharing of v = x_0 + x_1 (input by party 0, one round) and the

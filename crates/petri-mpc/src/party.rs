@@ -38,6 +38,20 @@ impl<T: Transport> std::fmt::Debug for Party<T> {
     }
 }
 
+/// Largest message, in words (512 KiB). A round's vectors travel in pieces of at most this
+/// size: the transport moves one piece while the next is produced, and per-piece buffers are
+/// small enough for the allocator to reuse instead of mapping fresh (page-faulting) memory.
+pub(crate) const PIECE: usize = 1 << 16;
+
+/// Which zero sharing [`Party::reshare_with`] adds.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Zero {
+    /// Σα_i = 0 (mod 2^64).
+    Arith,
+    /// ⊕α_i = 0.
+    Bool,
+}
+
 /// Which words a party sends to each peer in one round, and how many it expects from each.
 pub(crate) struct Round<'a> {
     pub(crate) send: [Option<&'a [u64]>; PARTIES],
@@ -116,32 +130,69 @@ impl<T: Transport> Party<T> {
         self.stats.rounds += 1;
         for (to, words) in round.send.iter().enumerate() {
             if let Some(words) = words {
-                let mut bytes = Vec::with_capacity(words.len() * 8);
-                for w in *words {
-                    bytes.extend_from_slice(&w.to_le_bytes());
-                }
-                self.stats.bytes_sent += bytes.len() as u64;
-                self.transport.send(to, bytes)?;
+                self.send_words(to, words)?;
             }
         }
         let mut out: [Vec<u64>; PARTIES] = Default::default();
         for (from, expect) in round.recv.iter().enumerate() {
-            if let Some(expect) = expect {
-                let bytes = self.transport.recv(from)?;
-                self.stats.bytes_received += bytes.len() as u64;
-                if bytes.len() != expect * 8 {
-                    return Err(MpcError::Protocol {
-                        peer: from,
-                        reason: format!("sent {} bytes where {} were expected", bytes.len(), expect * 8),
-                    });
-                }
-                out[from] = bytes
-                    .chunks_exact(8)
-                    .map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
-                    .collect();
+            if let Some(expect) = *expect {
+                let mut got = Vec::with_capacity(expect);
+                self.recv_words(from, expect, &mut got)?;
+                out[from] = got;
             }
         }
         Ok(out)
+    }
+
+    /// Sends `words` to party `to` in pieces of at most [`PIECE`] words; no words travel as one
+    /// empty message.
+    fn send_words(&mut self, to: usize, words: &[u64]) -> Result<()> {
+        if words.is_empty() {
+            return self.send_piece(to, &[]);
+        }
+        for piece in words.chunks(PIECE) {
+            self.send_piece(to, piece)?;
+        }
+        Ok(())
+    }
+
+    fn send_piece(&mut self, to: usize, piece: &[u64]) -> Result<()> {
+        let mut bytes = vec![0u8; piece.len() * 8];
+        for (b, w) in bytes.chunks_exact_mut(8).zip(piece) {
+            b.copy_from_slice(&w.to_le_bytes());
+        }
+        self.stats.bytes_sent += bytes.len() as u64;
+        self.transport.send(to, bytes)
+    }
+
+    /// Receives `expect` words from party `from` and appends them to `out`. The sender may cut
+    /// them into non-empty pieces of whole words of any length (no words: one empty message), so
+    /// a peer can never make this loop longer than `expect` messages.
+    fn recv_words(&mut self, from: usize, expect: usize, out: &mut Vec<u64>) -> Result<()> {
+        let mut left = expect;
+        loop {
+            let bytes = self.transport.recv(from)?;
+            self.stats.bytes_received += bytes.len() as u64;
+            if !bytes.len().is_multiple_of(8) || bytes.len() / 8 > left || (bytes.is_empty() && left > 0) {
+                return Err(MpcError::Protocol {
+                    peer: from,
+                    reason: format!(
+                        "sent a piece of {} bytes where {} more bytes were expected",
+                        bytes.len(),
+                        left * 8
+                    ),
+                });
+            }
+            out.extend(
+                bytes
+                    .chunks_exact(8)
+                    .map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8]))),
+            );
+            left -= bytes.len() / 8;
+            if left == 0 {
+                return Ok(());
+            }
+        }
     }
 
     /// α_i with Σα_i = 0 (mod 2^64): F(k_i) − F(k_{i+1}).
@@ -185,19 +236,64 @@ impl<T: Transport> Party<T> {
     }
 
     /// Reshares an arithmetic 3-out-of-3 sharing (adds a zero sharing first).
-    pub(crate) fn reshare_arith(&mut self, mut z: Vec<u64>) -> Result<AShare> {
-        let alpha = self.zero_arith(z.len());
-        z.iter_mut().zip(&alpha).for_each(|(x, y)| *x = x.wrapping_add(*y));
-        let (a, b) = self.reshare_raw(z)?;
+    pub(crate) fn reshare_arith(&mut self, z: Vec<u64>) -> Result<AShare> {
+        let (a, b) = self.reshare_with(z, Zero::Arith, |_, _| {})?;
         Ok(AShare { a, b })
     }
 
     /// Reshares a boolean 3-out-of-3 sharing (XORs a zero sharing first).
-    pub(crate) fn reshare_bool(&mut self, mut z: Vec<u64>) -> Result<BShare> {
-        let alpha = self.zero_bool(z.len());
-        z.iter_mut().zip(&alpha).for_each(|(x, y)| *x ^= y);
-        let (a, b) = self.reshare_raw(z)?;
+    pub(crate) fn reshare_bool(&mut self, z: Vec<u64>) -> Result<BShare> {
+        let (a, b) = self.reshare_with(z, Zero::Bool, |_, _| {})?;
         Ok(BShare { a, b })
+    }
+
+    /// Reshares the 3-out-of-3 sharing that `produce` writes into `z` piece by piece: for each
+    /// piece of at most [`PIECE`] elements it fills in z, adds this party's share of a zero
+    /// sharing (α_i = F(k_i) − F(k_{i+1}), or ⊕ for bits) and sends the piece to party i−1
+    /// before producing the next one, so the transport and the peers work on one piece while
+    /// this party computes the next. One round, one element per party and element; the result
+    /// is (z + α, what party i+1 sent).
+    pub(crate) fn reshare_with(
+        &mut self,
+        mut z: Vec<u64>,
+        zero: Zero,
+        mut produce: impl FnMut(std::ops::Range<usize>, &mut [u64]),
+    ) -> Result<(Vec<u64>, Vec<u64>)> {
+        let n = z.len();
+        let nonce = self.nonce();
+        let mut own = self.own.stream(nonce);
+        let mut theirs = self.next_key.stream(nonce);
+        let mut fa = vec![0u64; n.min(PIECE)];
+        let mut fb = vec![0u64; n.min(PIECE)];
+        let to = prev(self.id);
+        self.stats.rounds += 1;
+        if n == 0 {
+            self.send_piece(to, &[])?;
+        }
+        for start in (0..n).step_by(PIECE) {
+            let end = (start + PIECE).min(n);
+            let piece = &mut z[start..end];
+            produce(start..end, piece);
+            let (fa, fb) = (&mut fa[..end - start], &mut fb[..end - start]);
+            own.fill(fa);
+            theirs.fill(fb);
+            match zero {
+                Zero::Arith => {
+                    for ((z, x), y) in piece.iter_mut().zip(fa.iter()).zip(fb.iter()) {
+                        *z = z.wrapping_add(x.wrapping_sub(*y));
+                    }
+                }
+                Zero::Bool => {
+                    for ((z, x), y) in piece.iter_mut().zip(fa.iter()).zip(fb.iter()) {
+                        *z ^= x ^ y;
+                    }
+                }
+            }
+            self.send_piece(to, piece)?;
+        }
+        let mut b = Vec::with_capacity(n);
+        self.recv_words(next(self.id), n, &mut b)?;
+        Ok((z, b))
     }
 
     /// Shares `n` values held in the clear by party `owner` (one round). The owner passes

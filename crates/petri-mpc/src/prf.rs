@@ -34,29 +34,54 @@ impl Prf {
         Prf { key }
     }
 
-    /// Fills `out` with F(k, nonce) as little-endian 64-bit words.
-    pub(crate) fn fill(&self, nonce: u64, out: &mut [u64]) {
+    /// The stream F(k, nonce), to be drawn in pieces of any size: drawing n words and then m
+    /// words gives the same words as drawing n + m at once.
+    pub(crate) fn stream(&self, nonce: u64) -> PrfStream {
         let mut iv = [0u8; 16];
         iv[8..].copy_from_slice(&nonce.to_le_bytes());
-        let mut cipher = Aes128Ctr::new(&self.key.into(), &iv.into());
-        // Work in chunks so the byte buffer stays in cache.
-        const CHUNK: usize = 4096;
-        let mut buf = vec![0u8; CHUNK * 8];
-        for words in out.chunks_mut(CHUNK) {
-            let bytes = &mut buf[..words.len() * 8];
-            bytes.fill(0);
-            cipher.apply_keystream(bytes);
-            for (w, b) in words.iter_mut().zip(bytes.chunks_exact(8)) {
-                // chunks_exact(8) yields 8-byte slices.
-                *w = u64::from_le_bytes(b.try_into().unwrap_or([0; 8]));
-            }
+        PrfStream {
+            cipher: Aes128Ctr::new(&self.key.into(), &iv.into()),
+            buf: Vec::new(),
         }
+    }
+
+    /// Fills `out` with F(k, nonce) as little-endian 64-bit words.
+    pub(crate) fn fill(&self, nonce: u64, out: &mut [u64]) {
+        self.stream(nonce).fill(out);
     }
 
     pub(crate) fn words(&self, nonce: u64, n: usize) -> Vec<u64> {
         let mut out = vec![0u64; n];
         self.fill(nonce, &mut out);
         out
+    }
+}
+
+/// A position in F(k, nonce); see [`Prf::stream`].
+pub(crate) struct PrfStream {
+    cipher: Aes128Ctr,
+    /// Keystream bytes before they become words; kept between draws so that drawing in pieces
+    /// allocates once.
+    buf: Vec<u8>,
+}
+
+impl PrfStream {
+    /// Overwrites `out` with the next `out.len()` words of the stream.
+    pub(crate) fn fill(&mut self, out: &mut [u64]) {
+        // Work in chunks so the byte buffer stays in cache.
+        const CHUNK: usize = 4096;
+        if self.buf.len() < CHUNK * 8 {
+            self.buf = vec![0u8; CHUNK * 8];
+        }
+        for words in out.chunks_mut(CHUNK) {
+            let bytes = &mut self.buf[..words.len() * 8];
+            bytes.fill(0);
+            self.cipher.apply_keystream(bytes);
+            for (w, b) in words.iter_mut().zip(bytes.chunks_exact(8)) {
+                // chunks_exact(8) yields 8-byte slices.
+                *w = u64::from_le_bytes(b.try_into().unwrap_or([0; 8]));
+            }
+        }
     }
 }
 
@@ -111,5 +136,15 @@ mod tests {
         assert_ne!(a.words(1, 100), b.words(1, 100));
         // A longer draw extends a shorter one.
         assert_eq!(a.words(3, 10000)[..5000], a.words(3, 5000)[..]);
+        // Drawing in pieces of any size gives the same words as one draw.
+        let whole = a.words(4, 20000);
+        let mut stream = a.stream(4);
+        let mut got = Vec::new();
+        for len in [1, 7, 4096, 5000, 3, 10893] {
+            let mut piece = vec![0u64; len];
+            stream.fill(&mut piece);
+            got.extend(piece);
+        }
+        assert_eq!(got, whole);
     }
 }

@@ -411,3 +411,84 @@ fn bad_arguments_are_errors() {
     assert!(Party::new(3, local(Duration::from_millis(10)).pop().unwrap()).is_err());
     assert!(encode(f64::NAN, 16).is_err() && encode(1e30, 16).is_err());
 }
+
+/// Rounds longer than one piece go out as several messages and come back whole, for products,
+/// ANDs, inputs and reveals.
+#[test]
+fn long_rounds_travel_in_pieces() {
+    let n = 2 * crate::party::PIECE + 123;
+    let x: Vec<u64> = (0..n as u64).map(|k| k.wrapping_mul(0x9E37_79B9_7F4A_7C15)).collect();
+    let y: Vec<u64> = (0..n as u64).map(|k| k ^ 0xdead_beef).collect();
+    let (xs, ys) = (shared(&x), shared(&y));
+    let logs: Vec<MessageLog> = (0..3).map(|_| Arc::default()).collect();
+    let transports: Vec<Recording<LocalTransport>> = local(Duration::from_secs(20))
+        .into_iter()
+        .zip(&logs)
+        .map(|(t, log)| Recording::new(t, log.clone()))
+        .collect();
+    let out: Vec<(Vec<u64>, Vec<u64>, Vec<u64>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = transports
+            .into_iter()
+            .enumerate()
+            .map(|(id, t)| {
+                let (xs, ys, x, y) = (&xs, &ys, &x, &y);
+                s.spawn(move || {
+                    let mut p = Party::new(id, t).unwrap();
+                    let prod = p.mul(&xs[id], &ys[id]).unwrap();
+                    let prod = p.reveal(&prod).unwrap();
+                    let xb = p.input_bool(0, (id == 0).then_some(&x[..]), n).unwrap();
+                    let yb = p.input_bool(1, (id == 1).then_some(&y[..]), n).unwrap();
+                    let and = p.and(&xb, &yb).unwrap();
+                    let and = p.reveal_bool(&and).unwrap();
+                    let input = p.input(2, (id == 2).then_some(&y[..]), n).unwrap();
+                    let input = p.reveal(&input).unwrap();
+                    (prod, and, input)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for (prod, and, input) in out {
+        assert!(prod.iter().enumerate().all(|(k, p)| *p == x[k].wrapping_mul(y[k])));
+        assert!(and.iter().enumerate().all(|(k, a)| *a == x[k] & y[k]));
+        assert_eq!(input, y);
+    }
+    // Key, then three pieces for each of the eight rounds.
+    for log in &logs {
+        assert_eq!(log.lock().unwrap().len(), 1 + 8 * 3);
+    }
+}
+
+/// A receiver takes a peer's words in pieces of any size but refuses pieces that are not whole
+/// words, empty pieces while words are missing, and more words than expected.
+#[test]
+fn pieces_of_any_size_are_accepted_and_bad_ones_refused() {
+    let words = |w: &[u64]| w.iter().flat_map(|w| w.to_le_bytes()).collect::<Vec<u8>>();
+    let reveal_with = |pieces: Vec<Vec<u8>>| -> Result<Vec<u64>> {
+        let mut ends = local(Duration::from_millis(500));
+        let mut t2 = ends.pop().unwrap();
+        let mut t1 = ends.pop().unwrap();
+        let t0 = ends.pop().unwrap();
+        // Party 0 gets k_1 from party 1; party 2 plays the peer that sends the pieces.
+        t1.send(0, vec![7; 16]).unwrap();
+        for piece in pieces {
+            t2.send(0, piece).unwrap();
+        }
+        let mut p = Party::new(0, t0)?;
+        let x = AShare::from_parts(vec![1; 8], vec![2; 8])?;
+        let out = p.reveal(&x);
+        drop((t1, t2));
+        out
+    };
+    let all: Vec<u64> = (10..18).collect();
+    let got = reveal_with(vec![words(&all[..3]), words(&all[3..4]), words(&all[4..])]).unwrap();
+    assert_eq!(got, all.iter().map(|w| w + 3).collect::<Vec<_>>());
+    for bad in [
+        vec![words(&all[..3])[..20].to_vec()],
+        vec![Vec::new(), words(&all)],
+        vec![words(&all[..5]), words(&all[..5])],
+    ] {
+        let err = reveal_with(bad).unwrap_err();
+        assert!(matches!(err, MpcError::Protocol { peer: 2, .. }), "{err}");
+    }
+}
