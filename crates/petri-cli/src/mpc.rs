@@ -150,6 +150,9 @@ pub(crate) struct BenchArgs {
     /// Element counts for sort and median.
     #[arg(long, value_delimiter = ',', default_value = "100000,1000000")]
     sort: Vec<usize>,
+    /// Run only these operations (mul, dot, lt, eq, median, sort; default: all).
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
     /// Keep the generated PKI and logs here (default: a temporary directory).
     #[arg(long)]
     dir: Option<PathBuf>,
@@ -433,6 +436,9 @@ async fn bench(args: BenchArgs, out: &Output) -> anyhow::Result<()> {
     for n in &args.sort {
         cases.push(("median", *n));
         cases.push(("sort", *n));
+    }
+    if !args.only.is_empty() {
+        cases.retain(|(op, _)| args.only.iter().any(|o| o == op));
     }
     for (i, (op, n)) in cases.iter().enumerate() {
         let (ty, args_list) = match *op {
