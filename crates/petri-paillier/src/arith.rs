@@ -544,6 +544,40 @@ impl Modulus {
         }
         acc.to_vec()
     }
+
+    /// Two secret-exponent powers at once, `base^exp` modulo `self` and `other_base^other_exp`
+    /// modulo `other`, both exponents of at most `exp_bits` bits: the two halves of a CRT
+    /// decryption. With IFMA and moduli of one size the two exponentiations run interleaved, so
+    /// that each hides the other's latency; otherwise one after the other.
+    pub(crate) fn pow_secret_pair(
+        &self,
+        base: &[u64],
+        exp: &[u64],
+        other: &Modulus,
+        other_base: &[u64],
+        other_exp: &[u64],
+        exp_bits: usize,
+    ) -> (Vec<u64>, Vec<u64>) {
+        #[cfg(target_arch = "x86_64")]
+        if let (Some(x), Some(y)) = (&self.ifma, &other.ifma)
+            && x.same_size(y)
+        {
+            let (mut out, mut other_out) = (vec![0u64; self.len()], vec![0u64; other.len()]);
+            ifma::pow_secret_both(
+                [x, y],
+                [&base[..self.len()], &other_base[..other.len()]],
+                [&self.one, &other.one],
+                [exp, other_exp],
+                exp_bits,
+                [&mut out, &mut other_out],
+            );
+            return (out, other_out);
+        }
+        (
+            self.pow_secret(base, exp, exp_bits),
+            other.pow_secret(other_base, other_exp, exp_bits),
+        )
+    }
 }
 
 /// The schedule of a left-to-right sliding-window exponentiation with a public exponent

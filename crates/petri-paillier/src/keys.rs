@@ -240,12 +240,15 @@ impl Prime {
         })
     }
 
-    /// m mod p = L(c^(p−1) mod p²)·h mod p, canonical.
-    fn decrypt(&self, c: &[u64]) -> Zeroizing<Vec<u64>> {
+    /// c mod p² in Montgomery form: the base of [`Prime::finish_decrypt`]'s power.
+    fn start_decrypt(&self, c: &[u64]) -> Zeroizing<Vec<u64>> {
+        Zeroizing::new(self.modp2.to_mont_wide(c))
+    }
+
+    /// m mod p = L(x)·h mod p, canonical, for x = c^(p−1) mod p² in Montgomery form.
+    fn finish_decrypt(&self, x: &[u64]) -> Zeroizing<Vec<u64>> {
         let len = self.value.len();
-        let cm = Zeroizing::new(self.modp2.to_mont_wide(c));
-        let x = Zeroizing::new(self.modp2.pow_secret(&cm, &self.minus_one, self.bits));
-        let mut x = Zeroizing::new(self.modp2.leave_mont(&x));
+        let mut x = Zeroizing::new(self.modp2.leave_mont(x));
         // L(x) = (x − 1)/p, an exact division: multiply by p⁻¹ modulo 2^(64·len).
         let mut xm1 = Zeroizing::new(vec![0u64; x.len()]);
         let mut borrow = 1u64;
@@ -336,8 +339,20 @@ impl PrivateKey {
 
     /// phe's `raw_decrypt`: the plaintext m < n of a ciphertext given as limbs (any length).
     pub(crate) fn raw_decrypt_limbs(&self, c: &[u64]) -> Zeroizing<Vec<u64>> {
-        let mp = self.p.decrypt(c);
-        let mq = self.q.decrypt(c);
+        // c^(p−1) mod p² and c^(q−1) mod q², computed together (interleaved where the backend
+        // can), then m mod p and m mod q.
+        let (cp, cq) = (self.p.start_decrypt(c), self.q.start_decrypt(c));
+        let (xp, xq) = self.p.modp2.pow_secret_pair(
+            &cp,
+            &self.p.minus_one,
+            &self.q.modp2,
+            &cq,
+            &self.q.minus_one,
+            self.p.bits.max(self.q.bits),
+        );
+        let (xp, xq) = (Zeroizing::new(xp), Zeroizing::new(xq));
+        let mp = self.p.finish_decrypt(&xp);
+        let mq = self.q.finish_decrypt(&xq);
         // u = (mq − mp)·p⁻¹ mod q; m = mp + u·p. mp < p < q, so mq − mp only needs one masked add of q.
         let lq = self.q.value.len();
         let mut mp_q = Zeroizing::new(vec![0u64; lq]);

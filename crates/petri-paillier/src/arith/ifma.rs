@@ -174,6 +174,11 @@ impl Ifma {
         })
     }
 
+    /// Whether `other` has as many vectors (and so can be paired in [`pow_secret_both`]).
+    pub(crate) fn same_size(&self, other: &Ifma) -> bool {
+        self.vecs == other.vecs
+    }
+
     /// log2 R.
     pub(crate) fn r_bits(&self) -> usize {
         416 * self.vecs
@@ -199,7 +204,7 @@ impl Ifma {
     }
 
     /// `base^exp` (Montgomery form, canonical) for a secret exponent of `exp_bits` bits, with
-    /// fixed windows of `width` bits; `one` is 1 in Montgomery form.
+    /// fixed windows; `one` is 1 in Montgomery form.
     pub(crate) fn pow_secret(&self, base: &[u64], one: &[u64], exp: &[u64], exp_bits: usize, out: &mut [u64]) {
         with_vecs!(self.vecs, N => {
             let m = self.m.first_chunk::<N>().expect("m has vecs blocks");
@@ -207,6 +212,30 @@ impl Ifma {
             unsafe { pow_secret::<N>(m, self.m0inv, base, one, exp, exp_bits, &mut out[..self.k64]) }
         })
     }
+}
+
+/// Two independent [`Ifma::pow_secret`]s, interleaved (the two halves of a CRT decryption):
+/// `self` with the first of each pair, `other` with the second. Both moduli must have the same
+/// number of vectors ([`Ifma::same_size`]).
+pub(crate) fn pow_secret_both(
+    ctx: [&Ifma; 2],
+    base: [&[u64]; 2],
+    one: [&[u64]; 2],
+    exp: [&[u64]; 2],
+    exp_bits: usize,
+    out: [&mut [u64]; 2],
+) {
+    assert_eq!(ctx[0].vecs, ctx[1].vecs, "pow_secret_both needs moduli of one size");
+    let [o0, o1] = out;
+    let out = [&mut o0[..ctx[0].k64], &mut o1[..ctx[1].k64]];
+    with_vecs!(ctx[0].vecs, N => {
+        let m = [
+            ctx[0].m.first_chunk::<N>().expect("m has vecs blocks"),
+            ctx[1].m.first_chunk::<N>().expect("m has vecs blocks"),
+        ];
+        // SAFETY: as in `Ifma::mul`, the CPU features were checked when the contexts were made.
+        unsafe { pow_secret_pair::<N>(m, [ctx[0].m0inv, ctx[1].m0inv], base, one, exp, exp_bits, out) }
+    })
 }
 
 /// 64-bit limbs to 52-bit limbs (`out` long enough for the value; the rest is zeroed).
@@ -272,43 +301,83 @@ fn store(x: &mut Block, v: __m512i) {
     unsafe { _mm512_storeu_si512(x.as_mut_ptr().cast(), v) }
 }
 
+/// One iteration of the almost Montgomery product: adds `a·b_i + m·q` with q chosen so that the
+/// lowest limb becomes divisible by 2^52, and shifts the accumulator down by one limb.
+#[inline]
+#[target_feature(enable = "avx512f,avx512ifma")]
+fn amm_step<const N: usize>(
+    acc: &mut [__m512i; N],
+    av: &[__m512i; N],
+    mv: &[__m512i; N],
+    bi: u64,
+    m0inv: u64,
+    m0: u64,
+) {
+    let bv = _mm512_set1_epi64(bi as i64);
+    for j in 0..N {
+        acc[j] = _mm512_madd52lo_epu64(acc[j], av[j], bv);
+    }
+    // q makes the lowest limb divisible by 2^52; its carry moves into the next limb.
+    let t0 = _mm_cvtsi128_si64(_mm512_castsi512_si128(acc[0])) as u64;
+    let q = t0.wrapping_mul(m0inv) & MASK52;
+    let qv = _mm512_set1_epi64(q as i64);
+    for j in 0..N {
+        acc[j] = _mm512_madd52lo_epu64(acc[j], mv[j], qv);
+    }
+    let carry = (t0 + (m0.wrapping_mul(q) & MASK52)) >> 52;
+    for j in 0..N - 1 {
+        acc[j] = _mm512_alignr_epi64::<1>(acc[j + 1], acc[j]);
+    }
+    acc[N - 1] = _mm512_alignr_epi64::<1>(_mm512_setzero_si512(), acc[N - 1]);
+    acc[0] = _mm512_mask_add_epi64(acc[0], 1, acc[0], _mm512_set1_epi64(carry as i64));
+    // The high halves belong one limb up, which after the shift is the same lane.
+    for j in 0..N {
+        acc[j] = _mm512_madd52hi_epu64(acc[j], av[j], bv);
+        acc[j] = _mm512_madd52hi_epu64(acc[j], mv[j], qv);
+    }
+}
+
 /// Almost Montgomery product `a·b/R mod m` of `a, b < 2^(52·8·N)` (normalised limbs): the result
 /// is normalised and below `ab/R + m`, so below 2m when a, b < 2m.
 #[inline]
 #[target_feature(enable = "avx512f,avx512ifma")]
 fn amm<const N: usize>(m: &[Block; N], m0inv: u64, a: &[Block; N], b: &[Block; N], out: &mut [Block; N]) {
-    let zero = _mm512_setzero_si512();
-    let mut acc = [zero; N];
+    let mut acc = [_mm512_setzero_si512(); N];
     let av: [__m512i; N] = std::array::from_fn(|j| load(&a[j]));
     let mv: [__m512i; N] = std::array::from_fn(|j| load(&m[j]));
-    let m0 = m[0][0];
     for &bi in b.as_flattened() {
-        let bv = _mm512_set1_epi64(bi as i64);
-        for j in 0..N {
-            acc[j] = _mm512_madd52lo_epu64(acc[j], av[j], bv);
-        }
-        // q makes the lowest limb divisible by 2^52; its carry moves into the next limb.
-        let t0 = _mm_cvtsi128_si64(_mm512_castsi512_si128(acc[0])) as u64;
-        let q = t0.wrapping_mul(m0inv) & MASK52;
-        let qv = _mm512_set1_epi64(q as i64);
-        for j in 0..N {
-            acc[j] = _mm512_madd52lo_epu64(acc[j], mv[j], qv);
-        }
-        let carry = (t0 + (m0.wrapping_mul(q) & MASK52)) >> 52;
-        for j in 0..N - 1 {
-            acc[j] = _mm512_alignr_epi64::<1>(acc[j + 1], acc[j]);
-        }
-        acc[N - 1] = _mm512_alignr_epi64::<1>(zero, acc[N - 1]);
-        acc[0] = _mm512_mask_add_epi64(acc[0], 1, acc[0], _mm512_set1_epi64(carry as i64));
-        // The high halves belong one limb up, which after the shift is the same lane.
-        for j in 0..N {
-            acc[j] = _mm512_madd52hi_epu64(acc[j], av[j], bv);
-            acc[j] = _mm512_madd52hi_epu64(acc[j], mv[j], qv);
-        }
+        amm_step(&mut acc, &av, &mv, bi, m0inv, m[0][0]);
     }
     normalize(&mut acc);
     for (o, v) in out.iter_mut().zip(acc) {
         store(o, v);
+    }
+}
+
+/// Two independent almost Montgomery products of the same size computed in one loop, so that the
+/// CPU overlaps their dependency chains (each iteration waits for its own q).
+#[inline]
+#[target_feature(enable = "avx512f,avx512ifma")]
+fn amm_pair<const N: usize>(
+    m: [&[Block; N]; 2],
+    m0inv: [u64; 2],
+    a: [&[Block; N]; 2],
+    b: [&[Block; N]; 2],
+    out: [&mut [Block; N]; 2],
+) {
+    let mut acc = [[_mm512_setzero_si512(); N]; 2];
+    let av: [[__m512i; N]; 2] = std::array::from_fn(|x| std::array::from_fn(|j| load(&a[x][j])));
+    let mv: [[__m512i; N]; 2] = std::array::from_fn(|x| std::array::from_fn(|j| load(&m[x][j])));
+    let [acc0, acc1] = &mut acc;
+    for (&b0, &b1) in b[0].as_flattened().iter().zip(b[1].as_flattened()) {
+        amm_step(acc0, &av[0], &mv[0], b0, m0inv[0], m[0][0][0]);
+        amm_step(acc1, &av[1], &mv[1], b1, m0inv[1], m[1][0][0]);
+    }
+    for (acc, out) in acc.iter_mut().zip(out) {
+        normalize(acc);
+        for (o, &v) in out.iter_mut().zip(acc.iter()) {
+            store(o, v);
+        }
     }
 }
 
@@ -384,6 +453,46 @@ fn pow_public<const N: usize>(m: &[Block; N], m0inv: u64, base: &[u64], window: 
     from52(acc.as_flattened(), out);
 }
 
+/// Fixed windows for a secret exponent of `exp_bits` bits: 5 bits from 512 bits up, else 4.
+fn secret_width(exp_bits: usize) -> usize {
+    if exp_bits > 512 { 5 } else { 4 }
+}
+
+/// The table one, base, base², …, base^(2^width − 1) in 52-bit limbs.
+#[target_feature(enable = "avx512f,avx512ifma")]
+fn secret_table<const N: usize>(
+    m: &[Block; N],
+    m0inv: u64,
+    base: &[u64],
+    one: &[u64],
+    width: usize,
+) -> Zeroizing<Vec<[Block; N]>> {
+    let mut table = Zeroizing::new(vec![[[0u64; 8]; N]; 1 << width]);
+    to52(one, table[0].as_flattened_mut());
+    to52(base, table[1].as_flattened_mut());
+    for i in 2..1 << width {
+        let (done, rest) = table.split_at_mut(i);
+        amm::<N>(m, m0inv, &done[i - 1], &done[1], &mut rest[0]);
+    }
+    table
+}
+
+/// The entry `digit` of `table`, read with a full masked scan (every row is loaded).
+#[target_feature(enable = "avx512f")]
+fn select_entry<const N: usize>(table: &[[Block; N]], digit: u64, entry: &mut [Block; N]) {
+    let digit = _mm512_set1_epi64(digit as i64);
+    let mut picked = [_mm512_setzero_si512(); N];
+    for (i, row) in table.iter().enumerate() {
+        let hit = _mm512_cmpeq_epi64_mask(_mm512_set1_epi64(i as i64), digit);
+        for j in 0..N {
+            picked[j] = _mm512_mask_mov_epi64(picked[j], hit, load(&row[j]));
+        }
+    }
+    for (e, v) in entry.iter_mut().zip(picked) {
+        store(e, v);
+    }
+}
+
 /// Fixed-window exponentiation with a secret exponent: every window squares the same number of
 /// times and multiplies by a table entry read with a full masked scan.
 #[target_feature(enable = "avx512f,avx512ifma")]
@@ -396,15 +505,8 @@ fn pow_secret<const N: usize>(
     exp_bits: usize,
     out: &mut [u64],
 ) {
-    let width = if exp_bits > 512 { 5 } else { 4 };
-    let entries = 1usize << width;
-    let mut table = Zeroizing::new(vec![[[0u64; 8]; N]; entries]);
-    to52(one, table[0].as_flattened_mut());
-    to52(base, table[1].as_flattened_mut());
-    for i in 2..entries {
-        let (done, rest) = table.split_at_mut(i);
-        amm::<N>(m, m0inv, &done[i - 1], &done[1], &mut rest[0]);
-    }
+    let width = secret_width(exp_bits);
+    let table = secret_table::<N>(m, m0inv, base, one, width);
     let windows = exp_bits.div_ceil(width);
     let mut acc = Zeroizing::new(table[0]);
     let mut scratch = Zeroizing::new([[0u64; 8]; N]);
@@ -416,20 +518,52 @@ fn pow_secret<const N: usize>(
                 std::mem::swap(&mut *acc, &mut *scratch);
             }
         }
-        let digit = _mm512_set1_epi64(fixed_window_digit(exp, w, width) as i64);
-        let mut picked = [_mm512_setzero_si512(); N];
-        for (i, row) in table.iter().enumerate() {
-            let hit = _mm512_cmpeq_epi64_mask(_mm512_set1_epi64(i as i64), digit);
-            for j in 0..N {
-                picked[j] = _mm512_mask_mov_epi64(picked[j], hit, load(&row[j]));
-            }
-        }
-        for (e, v) in entry.iter_mut().zip(picked) {
-            store(e, v);
-        }
+        select_entry::<N>(&table, fixed_window_digit(exp, w, width), &mut entry);
         amm::<N>(m, m0inv, &acc, &entry, &mut scratch);
         std::mem::swap(&mut *acc, &mut *scratch);
     }
     reduce_once52(acc.as_flattened_mut(), m.as_flattened());
     from52(acc.as_flattened(), out);
+}
+
+/// Two [`pow_secret`]s of the same size and exponent length, interleaved with [`amm_pair`]
+/// ([`pow_secret_both`] for N vectors).
+#[target_feature(enable = "avx512f,avx512ifma")]
+fn pow_secret_pair<const N: usize>(
+    m: [&[Block; N]; 2],
+    m0inv: [u64; 2],
+    base: [&[u64]; 2],
+    one: [&[u64]; 2],
+    exp: [&[u64]; 2],
+    exp_bits: usize,
+    out: [&mut [u64]; 2],
+) {
+    let width = secret_width(exp_bits);
+    let tables = [
+        secret_table::<N>(m[0], m0inv[0], base[0], one[0], width),
+        secret_table::<N>(m[1], m0inv[1], base[1], one[1], width),
+    ];
+    let windows = exp_bits.div_ceil(width);
+    let mut acc = Zeroizing::new([tables[0][0], tables[1][0]]);
+    let mut scratch = Zeroizing::new([[[0u64; 8]; N]; 2]);
+    let mut entry = Zeroizing::new([[[0u64; 8]; N]; 2]);
+    for w in (0..windows).rev() {
+        if w + 1 != windows {
+            for _ in 0..width {
+                let [s0, s1] = &mut *scratch;
+                amm_pair::<N>(m, m0inv, [&acc[0], &acc[1]], [&acc[0], &acc[1]], [s0, s1]);
+                std::mem::swap(&mut *acc, &mut *scratch);
+            }
+        }
+        for x in 0..2 {
+            select_entry::<N>(&tables[x], fixed_window_digit(exp[x], w, width), &mut entry[x]);
+        }
+        let [s0, s1] = &mut *scratch;
+        amm_pair::<N>(m, m0inv, [&acc[0], &acc[1]], [&entry[0], &entry[1]], [s0, s1]);
+        std::mem::swap(&mut *acc, &mut *scratch);
+    }
+    for ((acc, out), m) in acc.iter_mut().zip(out).zip(m) {
+        reduce_once52(acc.as_flattened_mut(), m.as_flattened());
+        from52(acc.as_flattened(), out);
+    }
 }

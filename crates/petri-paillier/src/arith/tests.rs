@@ -130,6 +130,41 @@ proptest! {
         check_pow(&from_limbs(&m), &from_limbs(&base[..limbs]), &from_limbs(&exp));
     }
 
+    /// The paired power of a CRT decryption: moduli of one size (interleaved on IFMA) and of
+    /// different sizes (one after the other).
+    #[test]
+    fn pow_secret_pair_matches_num_bigint(
+        limbs in prop::sample::select(vec![(8usize, 8usize), (16, 16), (32, 32), (16, 24)]),
+        seed in proptest::collection::vec(any::<u64>(), 64),
+        bases in proptest::collection::vec(any::<u64>(), 64),
+        exps in proptest::collection::vec(any::<u64>(), 8),
+    ) {
+        let (lp, lq) = limbs;
+        let mut p = seed[..lp].to_vec();
+        let mut q = seed[32..32 + lq].to_vec();
+        p[0] |= 1;
+        q[0] |= 1;
+        p[lp - 1] |= 1 << 63;
+        q[lq - 1] |= 1 << 62;
+        let (p, q) = (from_limbs(&p), from_limbs(&q));
+        let (bp, bq) = (from_limbs(&bases[..32]) % &p, from_limbs(&bases[32..]) % &q);
+        let (ep, eq) = (&exps[..4], &exps[4..]);
+        for backend in backends() {
+            let mp = Modulus::with_backend(&to_limbs(&p, 0), backend).expect("odd");
+            let mq = Modulus::with_backend(&to_limbs(&q, 0), backend).expect("odd");
+            let (xp, xq) = mp.pow_secret_pair(
+                &mp.to_mont(&to_limbs(&bp, 0)),
+                ep,
+                &mq,
+                &mq.to_mont(&to_limbs(&bq, 0)),
+                eq,
+                256,
+            );
+            prop_assert_eq!(from_limbs(&mp.leave_mont(&xp)), bp.modpow(&from_limbs(ep), &p));
+            prop_assert_eq!(from_limbs(&mq.leave_mont(&xq)), bq.modpow(&from_limbs(eq), &q));
+        }
+    }
+
     #[test]
     fn two_adic_inverse(x in proptest::collection::vec(any::<u64>(), 1..20)) {
         let mut x = x;
