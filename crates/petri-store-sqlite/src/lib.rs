@@ -81,6 +81,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("../migrations/0002_deadlines.sql")),
         M::up(include_str!("../migrations/0003_full_indexes.sql")),
         M::up(include_str!("../migrations/0004_ext.sql")),
+        M::up(include_str!("../migrations/0005_narrow_indexes.sql")),
     ])
 }
 
@@ -616,10 +617,12 @@ impl Store for SqliteStore {
         let id = executorid.to_owned();
         self.run(move |c| {
             let mut stmt = c
-                .prepare_cached("SELECT processid FROM processes WHERE assignedexecutorid = ?1 AND state = ?2")
+                // `state = 1` (running) literally, so the partial index applies.
+                .prepare_cached("SELECT processid FROM processes WHERE assignedexecutorid = ?1 AND state = 1")
                 .map_err(db_err)?;
+            const _: () = assert!(state::RUNNING == 1);
             let rows = stmt
-                .query_map(params![id, state::RUNNING], |r| r.get(0))
+                .query_map(params![id], |r| r.get(0))
                 .map_err(db_err)?;
             rows.collect::<Result<Vec<String>, _>>().map_err(db_err)
         })
