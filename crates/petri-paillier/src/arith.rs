@@ -5,10 +5,13 @@
 //! use with public exponents): no branch and no memory index depends on a limb's value. Secret
 //! moduli (p², q², p, q) therefore go through the same code as public ones.
 //!
-//! Values in Montgomery form are kept "almost reduced" (any value below R = 2^(64k), not
+//! Two backends share this interface ([`Backend`]). The portable one works on the 64-bit limbs
+//! directly and keeps Montgomery-form values "almost reduced" (any value below R = 2^(64k), not
 //! necessarily below m), the way OpenSSL's almost-Montgomery multiplication does: a product
 //! of two such values is again below R after one masked subtraction, so no comparison with
-//! m is needed inside an exponentiation. [`Modulus::leave_mont`] returns the canonical value.
+//! m is needed inside an exponentiation. On CPUs with AVX-512 IFMA, [`ifma`] multiplies in
+//! 52-bit limbs with R = 2^(416·vectors); its results are canonical, and exponentiations stay
+//! in 52-bit limbs from start to end. [`Modulus::leave_mont`] returns the canonical value.
 
 use num_bigint::BigUint;
 use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
@@ -290,12 +293,12 @@ impl Modulus {
 
     /// [`Modulus::mul`] into `out`, with scratch space `t` of `len + 2` limbs.
     pub(crate) fn mul_into(&self, a: &[u64], b: &[u64], out: &mut [u64], t: &mut [u64]) {
+        let k = self.len();
         #[cfg(target_arch = "x86_64")]
         if let Some(ifma) = &self.ifma {
-            ifma.mul(a, b, out);
+            ifma.mul(&a[..k], &b[..k], out);
             return;
         }
-        let k = self.len();
         let m = &self.m[..k];
         let (a, b, t, out) = (&a[..k], &b[..k], &mut t[..k + 1], &mut out[..k]);
         t.fill(0);
@@ -331,12 +334,12 @@ impl Modulus {
 
     /// Montgomery square `a²/R mod m` into `out`, with scratch `w` of `2·len + 1` limbs.
     pub(crate) fn sqr_into(&self, a: &[u64], out: &mut [u64], w: &mut [u64]) {
+        let k = self.len();
         #[cfg(target_arch = "x86_64")]
         if let Some(ifma) = &self.ifma {
-            ifma.mul(a, a, out);
+            ifma.mul(&a[..k], &a[..k], out);
             return;
         }
-        let k = self.len();
         let m = &self.m[..k];
         let (a, w) = (&a[..k], &mut w[..2 * k + 1]);
         w.fill(0);

@@ -16,6 +16,8 @@
 //! Everything that touches a secret (decryption, key generation, the nonce r and r^n) runs on
 //! constant-time Montgomery arithmetic in [`hazmat`]-free internal code, and secrets are wiped
 //! on drop. Public-only steps (parsing, exponent alignment, sums) use ordinary arithmetic.
+//! On x86-64 CPUs with AVX-512 IFMA the Montgomery products use 52-bit vector limbs (chosen at
+//! run time; the only `unsafe` code of the crate, in `arith/ifma.rs`), elsewhere portable Rust.
 //!
 //! ```
 //! use petri_paillier::{Number, hazmat};

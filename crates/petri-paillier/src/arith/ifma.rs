@@ -1,15 +1,19 @@
 //! Montgomery arithmetic with AVX-512 IFMA (`vpmadd52luq`/`vpmadd52huq`) on 52-bit limbs.
 //!
-//! The algorithm is the word-by-word almost Montgomery multiplication of Gueron and Krasnov
-//! ("Software implementation of modular exponentiation, using advanced vector instructions
-//! architectures", WAIFI 2012; and Drucker and Gueron, "Fast modular squaring with AVX512IFMA",
-//! ITNG 2019), the scheme of OpenSSL's `rsaz-avx512`: numbers are `8·N` limbs of 52 bits in `N`
-//! 512-bit vectors. For each limb `b_i` the low halves of `a·b_i` and `m·q` are added to the
-//! accumulator, which is then shifted down by one limb, and the high halves are added after the
-//! shift, so that all accesses stay vector-aligned. Limbs are not normalised inside the loop: a
-//! 64-bit lane has room for the sums of `8·N ≤ 160` iterations. With R = 2^(52·8·N) ≥ 4m, the
-//! product of two values below 2m is again below 2m, so exponentiation needs no final
-//! subtraction until the very end.
+//! The product is the word-by-word almost Montgomery multiplication (AMM) in radix 2^52 of
+//! Gueron and Krasnov, "Software implementation of modular exponentiation, using advanced vector
+//! instructions architectures" (WAIFI 2012), in the IFMA form of Drucker and Gueron, "Fast
+//! modular squaring with AVX512IFMA" (ITNG 2019) and OpenSSL's `rsaz-avx512`: numbers are `8·N`
+//! limbs of 52 bits in `N` 512-bit vectors. For each limb `b_i` the low halves of `a·b_i` and
+//! `m·q` are added to the accumulator, which is then shifted down by one limb, and the high
+//! halves are added after the shift, so that all accesses stay vector-aligned. Limbs are not
+//! normalised inside the loop: a 64-bit lane has room for the sums of `8·N ≤ 160` iterations.
+//! With R = 2^(52·8·N) ≥ 4m, the product of two values below 2m is again below 2m, so an
+//! exponentiation needs no subtraction until the very end.
+//!
+//! Each iteration waits for its own q (a lane extraction, a multiplication and a broadcast), so
+//! small moduli are bound by latency rather than throughput; the two halves of a CRT decryption
+//! therefore run interleaved ([`pow_secret_both`]).
 //!
 //! Every routine here runs in time independent of the values: IFMA instructions have fixed
 //! latency, normalisation resolves carries with mask arithmetic instead of branches, and secret
