@@ -141,3 +141,46 @@ async fn secure_sum_workflow() {
     );
     server.stop().await;
 }
+
+/// A data owner configured with a PostgreSQL query reads the real database: integer and
+/// numeric columns, NULLs skipped, and a clear error for a query that fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_source_reads_its_query() {
+    let Some(schema) = petri_e2e::TestSchema::new("postgres_source_reads_its_query") else {
+        return;
+    };
+    // Creates the schema (and petri's tables, unused here).
+    let _ = schema.store().await;
+    {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(&schema.url()).await.expect("connect");
+        for sql in [
+            "CREATE TABLE patients (name text, age integer, weight numeric)",
+            "INSERT INTO patients VALUES ('a', 40, 71.5), ('b', 15, NULL), ('c', NULL, 80.25)",
+        ] {
+            sqlx::query(sql).execute(&mut conn).await.expect(sql);
+        }
+    }
+    let source = |query: &str| DataSource::Postgres {
+        url: schema.url(),
+        query: query.into(),
+    };
+    let ages = petri_he_executors::read_values(&source("SELECT age FROM patients ORDER BY name"))
+        .await
+        .unwrap();
+    assert_eq!(ages, vec![Number::Int(40.into()), Number::Int(15.into())]);
+    let weights = petri_he_executors::read_values(&source("SELECT weight FROM patients ORDER BY name"))
+        .await
+        .unwrap();
+    assert_eq!(weights, vec![Number::Float(71.5), Number::Float(80.25)]);
+    let err = petri_he_executors::read_values(&source("SELECT nope FROM patients"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("query failed") && err.contains("nope"), "{err}");
+    let err = petri_he_executors::read_values(&source("SELECT name FROM patients"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not a number"), "{err}");
+}
