@@ -1,6 +1,7 @@
 """Seed 000's hospital executor in Python (pycolonies 1.0.25 + phe 1.5.0), answering like
 `petri executor he-data`: it encrypts its patient data under the analyst's public key (the
-process's kwargs["paillier-pubkey"], base64 of {"n": "<decimal>"}) and returns {"v", "e"}.
+process's kwargs["paillier-pubkey"], base64 of {"n": "<decimal>"}) and returns {"v", "e"} as a
+JSON string.
 
     python3 hospital_executor.py r1-hospital_executor 55
 
@@ -50,6 +51,8 @@ while True:
             out = [answer, {"v": str(count.ciphertext()), "e": count.exponent, "label": "count"}]
         else:
             out = [answer]
+        # As JSON strings: pycolonies reads process inputs and outputs as strings and numbers only.
+        out = [json.dumps(item) for item in out]
         colonies.close(process.processid, out, prvkey)
     except Exception as err:
         colonies.fail(process.processid, [f"cannot answer: {err}"], prvkey)

@@ -133,3 +133,64 @@ def test_secure_sum_demo_keeps_plaintext_out_of_the_broker(tmp_path):
         data = path.read_bytes()
         for secret in secrets:
             assert secret.encode() not in data, f"{secret} found in {path.name}"
+
+
+def test_python_hospital_and_rust_executors_compute_a_secure_mean(petri_server, colony, tmp_path):
+    """The mixed path of examples/secure-sum: the seed's Python hospital executor (pycolonies + phe)
+    and petri's Rust data owner answer; petri's Rust aggregator sums both; phe decrypts."""
+    from pycolonies import Colonies, func_spec
+    from model import Workflow
+
+    public, private = paillier.generate_paillier_keypair(n_length=2048)
+    pubkey = seed_pubkey(public)
+    env = colony.example_env(petri_server.env)
+    env["PYTHONUNBUFFERED"] = "1"
+    (tmp_path / "r2.csv").write_text("patient,age\nx,30\ny,20\n")
+    logs, procs = [], []
+
+    def start(cmd):
+        log = open(tmp_path / f"exec-{len(procs)}.log", "wb")
+        logs.append(log)
+        procs.append(subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
+
+    start([os.sys.executable, str(REPO / "examples" / "secure-sum" / "hospital_executor.py"), "r1-hospital", "55"])
+    start([str(PETRI), "executor", "he-data", "--type", "r2-hospital", "--func", "get_patient_data",
+           "--csv", str(tmp_path / "r2.csv"), "--column", "age"])
+    start([str(PETRI), "executor", "he-aggregate", "--type", "cloud", "--func", "sum_patient_data"])
+    try:
+        colonies = Colonies("localhost", petri_server.port)
+        wf = Workflow(colonyname=colony.name)
+        for nodename, kind, func, deps in [("r1", "r1-hospital", "get_patient_data", []),
+                                           ("r2", "r2-hospital", "get_patient_data", []),
+                                           ("cloud", "cloud", "sum_patient_data", ["r1", "r2"])]:
+            spec = func_spec(func=func, args=[], colonyname=colony.name, executortype=kind, maxexectime=60,
+                             maxretries=1, kwargs={"paillier-pubkey": pubkey, "aggregate": "mean"})
+            spec.nodename = nodename
+            spec.conditions.dependencies = deps
+            wf.functionspecs.append(spec)
+        graph = colonies.submit_workflow(wf, colony.executor_prvkey)
+        cloud = colonies.find_process("cloud", graph.processids, colony.executor_prvkey)
+        done = colonies.wait(cloud, 90, colony.executor_prvkey)
+        assert done.state == 2, (done.errors, [p.read_bytes() for p in tmp_path.glob("exec-*.log")])
+        by_label = {}
+        for item in done.output:
+            assert isinstance(item, str), item  # what pycolonies can read
+            value = json.loads(item)
+            by_label[value["label"]] = private.decrypt(
+                paillier.EncryptedNumber(public, int(value["v"]), int(value["e"])))
+        assert by_label == {"sum": 55 + 30 + 20, "count": 3}
+        # The aggregator saw only ciphertexts: no input value is in its parents' outputs.
+        for nodename in ("r1", "r2"):
+            parent = colonies.find_process(nodename, graph.processids, colony.executor_prvkey)
+            items = [json.loads(o) for o in colonies.get_process(parent.processid, colony.executor_prvkey).output]
+            assert items and all(set(i) == {"v", "e", "label"} for i in items), items
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        for log in logs:
+            log.close()

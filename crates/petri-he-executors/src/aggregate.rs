@@ -38,7 +38,7 @@ pub fn aggregate(pk: &PublicKey, inputs: &[Value]) -> Result<Vec<Value>, HeError
         if labelled {
             w.label = Some(label);
         }
-        out.push(w.to_value());
+        out.push(crate::output_item(&w));
     }
     Ok(out)
 }

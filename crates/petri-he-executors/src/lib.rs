@@ -10,13 +10,21 @@
 //!   (`sum`, `count`), and returns the re-randomised sums. It never holds a private key.
 //!
 //! Outputs use phe's `{"v": "<decimal>", "e": <exponent>}` shape, so phe-based executors (the
-//! seed's Python hospital) and analysts mix freely with these.
+//! seed's Python hospital) and analysts mix freely with these. Each is written as a JSON *string*
+//! in the process output: pycolonies 1.0.25 reads process inputs and outputs as lists of strings
+//! and numbers only, so objects there would make it refuse every process downstream. Readers
+//! accept objects and strings alike.
 
 mod aggregate;
 mod source;
 
 pub use aggregate::{aggregate, aggregator_executor};
 pub use source::{DataSource, data_executor, encrypt_answer, read_values};
+
+/// A ciphertext as one item of a process output: its `{"v", "e"[, "label"]}` JSON as a string.
+pub(crate) fn output_item(w: &petri_paillier::wire::WireCiphertext) -> serde_json::Value {
+    serde_json::Value::String(w.to_value().to_string())
+}
 
 /// The `kwargs` key that carries the analyst's public key (seed 000).
 pub const PUBKEY_KWARG: &str = "paillier-pubkey";

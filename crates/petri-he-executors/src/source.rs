@@ -159,7 +159,7 @@ pub fn encrypt_answer(pk: &PublicKey, values: &[Number], aggregate: &str) -> Res
         let mut c = pk.encrypt(n, None, &mut rng)?;
         let mut w: WireCiphertext = c.to_wire(&mut rng);
         w.label = label.map(str::to_owned);
-        Ok(w.to_value())
+        Ok(crate::output_item(&w))
     };
     let count = Number::from(values.len() as i64);
     match aggregate {
