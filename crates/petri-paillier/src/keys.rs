@@ -440,9 +440,67 @@ pub(crate) fn generate_any_size<R: CryptoRng + RngCore + ?Sized>(rng: &mut R, bi
     }
 }
 
-/// Small odd primes for trial division.
-fn small_primes() -> &'static [u64] {
-    static PRIMES: std::sync::OnceLock<Vec<u64>> = std::sync::OnceLock::new();
+/// A small odd prime for trial division, with what makes its residues cheap and constant-time.
+struct SmallPrime {
+    p: u64,
+    /// ⌈2^64/p⌉, the Lemire–Kaser–Kurz constant of [`SmallPrime::rem`].
+    magic: u64,
+    /// 2^(32·i) mod p for i = 0..32.
+    powers: [u32; 32],
+    /// 2^1024 mod p.
+    block: u64,
+}
+
+impl SmallPrime {
+    fn new(p: u64) -> Self {
+        let mut powers = [0u32; 32];
+        let mut x = 1u64;
+        for power in powers.iter_mut() {
+            *power = x as u32; // x < p < 2^15
+            x = (x << 32) % p;
+        }
+        Self {
+            p,
+            magic: u64::MAX / p + 1,
+            powers,
+            block: x,
+        }
+    }
+
+    /// `x mod p` for `x < 2^32` with two multiplications and no division ("Faster remainder by
+    /// direct computation", Lemire, Kaser and Kurz, 2019, theorem 1), so the time does not
+    /// depend on x.
+    fn rem(&self, x: u64) -> u64 {
+        let low = self.magic.wrapping_mul(x);
+        ((u128::from(low) * u128::from(self.p)) >> 64) as u64
+    }
+
+    /// `x mod p` for `x < 2^53`, 21 then 16 and 16 bits at a time (the running remainder stays
+    /// below 2^15, so each step's value fits 32 bits).
+    fn rem_wide(&self, x: u64) -> u64 {
+        let r = self.rem(x >> 32);
+        let r = self.rem((r << 16) | ((x >> 16) & 0xffff));
+        self.rem((r << 16) | (x & 0xffff))
+    }
+
+    /// The candidate (little-endian limbs) modulo p: each block of 1024 bits is the sum of its
+    /// 32-bit chunks times 2^(32·i) mod p (at most 32·2^47 < 2^53, independent products that
+    /// the compiler vectorises), and blocks are combined from the top by Horner's rule.
+    fn residue(&self, x: &[u64]) -> u64 {
+        x.chunks(16).rev().fold(0u64, |r, block| {
+            let mut sum = r * self.block;
+            for (i, &limb) in block.iter().enumerate() {
+                sum += (limb & 0xffff_ffff) * u64::from(self.powers[2 * i])
+                    + (limb >> 32) * u64::from(self.powers[2 * i + 1]);
+            }
+            self.rem_wide(sum)
+        })
+    }
+}
+
+/// Small odd primes (below 2^15) for trial division.
+fn small_primes() -> &'static [SmallPrime] {
+    static PRIMES: std::sync::OnceLock<Vec<SmallPrime>> = std::sync::OnceLock::new();
     PRIMES.get_or_init(|| {
         let limit = 20_000usize;
         let mut sieve = vec![true; limit];
@@ -450,7 +508,7 @@ fn small_primes() -> &'static [u64] {
         for i in 2..limit {
             if sieve[i] {
                 if i > 2 {
-                    out.push(i as u64);
+                    out.push(SmallPrime::new(i as u64));
                 }
                 let mut j = i * i;
                 while j < limit {
@@ -464,7 +522,9 @@ fn small_primes() -> &'static [u64] {
 }
 
 /// A random prime of exactly `bits` bits: random odd candidates with the top bit set, trial
-/// division, then Miller–Rabin with random bases using constant-time exponentiation.
+/// division by the odd primes below 20 000 (multiplications only, see [`SmallPrime`]), then
+/// Miller–Rabin with random bases using constant-time exponentiation. A candidate is dropped at
+/// its first small factor; the one that is kept went through every test.
 pub(crate) fn random_prime<R: CryptoRng + RngCore + ?Sized>(rng: &mut R, bits: usize) -> Vec<u64> {
     let len = bits.div_ceil(64);
     let top = (bits - 1) % 64;
@@ -484,12 +544,8 @@ pub(crate) fn random_prime<R: CryptoRng + RngCore + ?Sized>(rng: &mut R, bits: u
             }
             return c;
         }
-        for &sp in small_primes() {
-            let rem = c
-                .iter()
-                .rev()
-                .fold(0u128, |r, &l| ((r << 64) | u128::from(l)) % u128::from(sp));
-            if rem == 0 {
+        for sp in small_primes() {
+            if sp.residue(&c) == 0 {
                 c.zeroize();
                 continue 'candidate;
             }
@@ -572,3 +628,6 @@ pub(crate) fn check_ciphertext(pk: &PublicKey, c: &BigUint) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;
