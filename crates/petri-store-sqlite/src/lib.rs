@@ -89,6 +89,10 @@ impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     pub fn open(path: &Path) -> StoreResult<Self> {
         let mut conn = Connection::open(path).map_err(db_err)?;
+        // One server owns the file: holding its lock for the connection's life spares a
+        // lock/unlock system call pair per transaction, and the WAL index lives in this
+        // process's memory instead of a shared-memory file.
+        conn.pragma_update(None, "locking_mode", "EXCLUSIVE").map_err(db_err)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(db_err)?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(db_err)?;
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(db_err)?;
