@@ -543,10 +543,27 @@ fn pow_secret_pair<const N: usize>(
     out: [&mut [u64]; 2],
 ) {
     let width = secret_width(exp_bits);
-    let tables = [
-        secret_table::<N>(m[0], m0inv[0], base[0], one[0], width),
-        secret_table::<N>(m[1], m0inv[1], base[1], one[1], width),
+    // Both tables one, base, base², … built side by side.
+    let mut tables = [
+        Zeroizing::new(vec![[[0u64; 8]; N]; 1 << width]),
+        Zeroizing::new(vec![[[0u64; 8]; N]; 1 << width]),
     ];
+    for x in 0..2 {
+        to52(one[x], tables[x][0].as_flattened_mut());
+        to52(base[x], tables[x][1].as_flattened_mut());
+    }
+    for i in 2..1 << width {
+        let [t0, t1] = &mut tables;
+        let (done0, rest0) = t0.split_at_mut(i);
+        let (done1, rest1) = t1.split_at_mut(i);
+        amm_pair::<N>(
+            m,
+            m0inv,
+            [&done0[i - 1], &done1[i - 1]],
+            [&done0[1], &done1[1]],
+            [&mut rest0[0], &mut rest1[0]],
+        );
+    }
     let windows = exp_bits.div_ceil(width);
     let mut acc = Zeroizing::new([tables[0][0], tables[1][0]]);
     let mut scratch = Zeroizing::new([[[0u64; 8]; N]; 2]);
