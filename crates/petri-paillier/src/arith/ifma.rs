@@ -219,8 +219,8 @@ impl Ifma {
 }
 
 /// Two independent [`Ifma::pow_secret`]s, interleaved (the two halves of a CRT decryption):
-/// `self` with the first of each pair, `other` with the second. Both moduli must have the same
-/// number of vectors ([`Ifma::same_size`]).
+/// `ctx[0]` with the first of each pair, `ctx[1]` with the second. Both moduli must have the
+/// same number of vectors ([`Ifma::same_size`]).
 pub(crate) fn pow_secret_both(
     ctx: [&Ifma; 2],
     base: [&[u64]; 2],
