@@ -377,6 +377,7 @@ struct BenchRow {
     per_sec: f64,
     rounds: u64,
     bytes_per_party: u64,
+    cpu_secs: f64,
 }
 
 async fn local_cluster(
@@ -462,8 +463,9 @@ async fn bench(args: BenchArgs, out: &Output) -> anyhow::Result<()> {
         if let Some(failed) = outcomes.iter().find(|o| o.status != "FINISHED") {
             bail!("{op} of {n} failed at party {}: {}", failed.party, failed.error);
         }
-        // The step's time is the slowest party's; communication is the largest party's.
-        let step = |o: &NodeOutcome| -> (f64, u64, u64) {
+        // The step's time is the slowest party's; communication is the largest party's; CPU
+        // time is the three node processes' together.
+        let step = |o: &NodeOutcome| -> (f64, u64, u64, f64) {
             let s = o
                 .stats
                 .as_ref()
@@ -473,11 +475,13 @@ async fn bench(args: BenchArgs, out: &Output) -> anyhow::Result<()> {
                 s.and_then(|s| s["secs"].as_f64()).unwrap_or(0.0),
                 s.and_then(|s| s["rounds"].as_u64()).unwrap_or(0),
                 s.and_then(|s| s["bytes_sent"].as_u64()).unwrap_or(0),
+                s.and_then(|s| s["cpu_secs"].as_f64()).unwrap_or(0.0),
             )
         };
         let secs = outcomes.iter().map(|o| step(o).0).fold(0.0, f64::max);
         let rounds = outcomes.iter().map(|o| step(o).1).max().unwrap_or(0);
         let sent = outcomes.iter().map(|o| step(o).2).max().unwrap_or(0);
+        let cpu_secs: f64 = outcomes.iter().map(|o| step(o).3).sum();
         rows.push(BenchRow {
             op: op.to_string(),
             n: *n,
@@ -485,13 +489,14 @@ async fn bench(args: BenchArgs, out: &Output) -> anyhow::Result<()> {
             per_sec: *n as f64 / secs.max(1e-9),
             rounds,
             bytes_per_party: sent,
+            cpu_secs,
         });
         if !out.json {
-            eprintln!("{op:>7} n={n:<9} {secs:.3} s");
+            eprintln!("{op:>7} n={n:<9} {secs:.3} s, {cpu_secs:.3} CPU s");
         }
     }
     out.show(&rows, || {
-        let mut t = table(&["op", "n", "seconds", "elements/s", "rounds", "sent per party"]);
+        let mut t = table(&["op", "n", "seconds", "elements/s", "rounds", "sent per party", "CPU s"]);
         for r in &rows {
             t.add_row(vec![
                 r.op.clone(),
@@ -500,9 +505,10 @@ async fn bench(args: BenchArgs, out: &Output) -> anyhow::Result<()> {
                 format!("{:.0}", r.per_sec),
                 r.rounds.to_string(),
                 bytes(r.bytes_per_party),
+                format!("{:.3}", r.cpu_secs),
             ]);
         }
-        outln!("three compute processes, loopback mutual TLS\n{t}");
+        outln!("three compute processes, loopback mutual TLS; CPU s: the three processes together\n{t}");
     })
 }
 

@@ -357,6 +357,24 @@ pub struct StepStats {
     pub rounds: u64,
     /// Bytes sent by this party.
     pub bytes_sent: u64,
+    /// CPU seconds the whole node process (engine and network threads) used during the step,
+    /// where the platform tells (Linux).
+    #[serde(default)]
+    pub cpu_secs: Option<f64>,
+}
+
+/// CPU time of this process so far, summed over its threads (Linux `/proc/self/task/*/schedstat`,
+/// nanoseconds on the CPU); `None` where that is not available.
+fn process_cpu_secs() -> Option<f64> {
+    let mut ns: u64 = 0;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let path = task.ok()?.path().join("schedstat");
+        // A thread may end between listing and reading; it then simply does not count.
+        if let Ok(text) = std::fs::read_to_string(path) {
+            ns += text.split_whitespace().next()?.parse::<u64>().ok()?;
+        }
+    }
+    Some(ns as f64 * 1e-9)
 }
 
 /// What one party ends with: its shares of each output, with the output's type.
@@ -416,6 +434,7 @@ pub fn execute<T: Transport>(
     let mut steps = Vec::new();
     for step in &program.steps {
         let before = party.stats();
+        let cpu0 = process_cpu_secs();
         let t0 = Instant::now();
         let args: Vec<&(AShare, ValueType)> = step
             .args
@@ -511,6 +530,7 @@ pub fn execute<T: Transport>(
             secs: t0.elapsed().as_secs_f64(),
             rounds: after.rounds - before.rounds,
             bytes_sent: after.bytes_sent - before.bytes_sent,
+            cpu_secs: cpu0.zip(process_cpu_secs()).map(|(a, b)| b - a),
         });
         let ty = types.get(&step.out).copied().unwrap_or(ty);
         regs.insert(step.out.clone(), (out, ty));

@@ -38,10 +38,23 @@ impl<T: Transport> std::fmt::Debug for Party<T> {
     }
 }
 
-/// Largest message, in words (512 KiB). A round's vectors travel in pieces of at most this
+/// Largest message, in words (256 KiB). A round's vectors travel in pieces of at most this
 /// size: the transport moves one piece while the next is produced, and per-piece buffers are
 /// small enough for the allocator to reuse instead of mapping fresh (page-faulting) memory.
-pub(crate) const PIECE: usize = 1 << 16;
+pub(crate) const PIECE: usize = 1 << 15;
+
+fn piece_error(from: usize, bytes: usize, words_left: usize) -> MpcError {
+    MpcError::Protocol {
+        peer: from,
+        reason: format!(
+            "sent a piece of {bytes} bytes where {} more bytes were expected",
+            words_left * 8
+        ),
+    }
+}
+
+/// How many pieces a party sends ahead of the ones it has received, in a streamed round.
+const LAG: usize = 4;
 
 /// Which zero sharing [`Party::reshare_with`] adds.
 #[derive(Clone, Copy, Debug)]
@@ -125,35 +138,51 @@ impl<T: Transport> Party<T> {
         self.nonce
     }
 
-    /// Sends and receives one round: all sends first, then the receives.
+    /// Sends and receives one round. Each vector travels in pieces of [`PIECE`] words; after
+    /// sending its k-th pieces a party takes in the peers' pieces up to k − [`LAG`], so a round's
+    /// bytes flow through the transport a few pieces at a time. A party never waits for a piece
+    /// that its sender has not been able to send: the sender sends piece j after waiting only for
+    /// pieces up to j − LAG, so no round can deadlock.
     pub(crate) fn round(&mut self, round: Round<'_>) -> Result<[Vec<u64>; PARTIES]> {
         self.stats.rounds += 1;
-        for (to, words) in round.send.iter().enumerate() {
-            if let Some(words) = words {
-                self.send_words(to, words)?;
+        let mut out: [Vec<u64>; PARTIES] = Default::default();
+        for (got, expect) in out.iter_mut().zip(&round.recv) {
+            *got = Vec::with_capacity(expect.unwrap_or(0));
+        }
+        let pieces = round
+            .send
+            .iter()
+            .flatten()
+            .map(|w| w.len().div_ceil(PIECE).max(1))
+            .max()
+            .unwrap_or(0);
+        for k in 0..pieces {
+            for (to, words) in round.send.iter().enumerate() {
+                match words {
+                    // No words travel as one empty message.
+                    Some(words) if words.is_empty() && k == 0 => self.send_piece(to, &[])?,
+                    Some(words) => {
+                        if let Some(piece) = words.chunks(PIECE).nth(k) {
+                            self.send_piece(to, piece)?;
+                        }
+                    }
+                    None => {}
+                }
+            }
+            if k >= LAG {
+                for (from, expect) in round.recv.iter().enumerate() {
+                    if let Some(expect) = *expect {
+                        self.recv_until(from, expect, (k + 1 - LAG) * PIECE, &mut out[from])?;
+                    }
+                }
             }
         }
-        let mut out: [Vec<u64>; PARTIES] = Default::default();
         for (from, expect) in round.recv.iter().enumerate() {
             if let Some(expect) = *expect {
-                let mut got = Vec::with_capacity(expect);
-                self.recv_words(from, expect, &mut got)?;
-                out[from] = got;
+                self.recv_words(from, expect, &mut out[from])?;
             }
         }
         Ok(out)
-    }
-
-    /// Sends `words` to party `to` in pieces of at most [`PIECE`] words; no words travel as one
-    /// empty message.
-    fn send_words(&mut self, to: usize, words: &[u64]) -> Result<()> {
-        if words.is_empty() {
-            return self.send_piece(to, &[]);
-        }
-        for piece in words.chunks(PIECE) {
-            self.send_piece(to, piece)?;
-        }
-        Ok(())
     }
 
     fn send_piece(&mut self, to: usize, piece: &[u64]) -> Result<()> {
@@ -165,34 +194,39 @@ impl<T: Transport> Party<T> {
         self.transport.send(to, bytes)
     }
 
-    /// Receives `expect` words from party `from` and appends them to `out`. The sender may cut
-    /// them into non-empty pieces of whole words of any length (no words: one empty message), so
-    /// a peer can never make this loop longer than `expect` messages.
+    /// Receives the `expect` words of a vector from party `from` and appends them to `out`
+    /// (which holds the words of it received so far). No words arrive as one empty message.
     fn recv_words(&mut self, from: usize, expect: usize, out: &mut Vec<u64>) -> Result<()> {
-        let mut left = expect;
-        loop {
+        if expect == 0 {
             let bytes = self.transport.recv(from)?;
             self.stats.bytes_received += bytes.len() as u64;
-            if !bytes.len().is_multiple_of(8) || bytes.len() / 8 > left || (bytes.is_empty() && left > 0) {
-                return Err(MpcError::Protocol {
-                    peer: from,
-                    reason: format!(
-                        "sent a piece of {} bytes where {} more bytes were expected",
-                        bytes.len(),
-                        left * 8
-                    ),
-                });
+            if !bytes.is_empty() {
+                return Err(piece_error(from, bytes.len(), 0));
             }
-            out.extend(
+            return Ok(());
+        }
+        self.recv_until(from, expect, expect, out)
+    }
+
+    /// Receives more of a vector of `total` > 0 words from party `from`: appends to `got` (the
+    /// words received so far) until it holds at least `target` words. The sender may cut the
+    /// vector into non-empty pieces of whole words of any length, so a peer can never make this
+    /// take more than `total` messages.
+    fn recv_until(&mut self, from: usize, total: usize, target: usize, got: &mut Vec<u64>) -> Result<()> {
+        while got.len() < target.min(total) {
+            let bytes = self.transport.recv(from)?;
+            self.stats.bytes_received += bytes.len() as u64;
+            let left = total - got.len();
+            if !bytes.len().is_multiple_of(8) || bytes.len() / 8 > left || bytes.is_empty() {
+                return Err(piece_error(from, bytes.len(), left));
+            }
+            got.extend(
                 bytes
                     .chunks_exact(8)
                     .map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8]))),
             );
-            left -= bytes.len() / 8;
-            if left == 0 {
-                return Ok(());
-            }
         }
+        Ok(())
     }
 
     /// α_i with Σα_i = 0 (mod 2^64): F(k_i) − F(k_{i+1}).
@@ -265,12 +299,13 @@ impl<T: Transport> Party<T> {
         let mut theirs = self.next_key.stream(nonce);
         let mut fa = vec![0u64; n.min(PIECE)];
         let mut fb = vec![0u64; n.min(PIECE)];
-        let to = prev(self.id);
+        let (to, from) = (prev(self.id), next(self.id));
+        let mut b = Vec::with_capacity(n);
         self.stats.rounds += 1;
         if n == 0 {
             self.send_piece(to, &[])?;
         }
-        for start in (0..n).step_by(PIECE) {
+        for (index, start) in (0..n).step_by(PIECE).enumerate() {
             let end = (start + PIECE).min(n);
             let piece = &mut z[start..end];
             produce(start..end, piece);
@@ -290,9 +325,14 @@ impl<T: Transport> Party<T> {
                 }
             }
             self.send_piece(to, piece)?;
+            // Take in the peer's pieces as they come, at most LAG pieces behind our own: this
+            // keeps the bytes in flight (and the memory holding them) to a few pieces, which the
+            // allocator then reuses, instead of a whole round's worth of fresh pages.
+            if index >= LAG {
+                self.recv_until(from, n, (index + 1 - LAG) * PIECE, &mut b)?;
+            }
         }
-        let mut b = Vec::with_capacity(n);
-        self.recv_words(next(self.id), n, &mut b)?;
+        self.recv_words(from, n, &mut b)?;
         Ok((z, b))
     }
 

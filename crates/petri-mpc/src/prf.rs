@@ -1,4 +1,4 @@
-//! The PRF: AES-128 in counter mode (RustCrypto `aes` + `ctr`).
+//! The PRF: AES-128 in counter mode (RustCrypto `aes`).
 //!
 //! F(k, nonce) is the keystream of AES-128-CTR under key k with the 128-bit counter starting at
 //! nonce·2^64, so each nonce owns 2^64 blocks and streams for different nonces never overlap.
@@ -6,10 +6,8 @@
 //! holding the same key draw the same values without talking.
 
 use aes::Aes128;
-use ctr::cipher::{KeyIvInit, StreamCipher};
+use aes::cipher::{BlockCipherEncrypt, KeyInit};
 use zeroize::Zeroize;
-
-type Aes128Ctr = ctr::Ctr128LE<Aes128>;
 
 /// A PRF key. The key bytes are wiped on drop and never printed.
 #[derive(Clone)]
@@ -37,10 +35,11 @@ impl Prf {
     /// The stream F(k, nonce), to be drawn in pieces of any size: drawing n words and then m
     /// words gives the same words as drawing n + m at once.
     pub(crate) fn stream(&self, nonce: u64) -> PrfStream {
-        let mut iv = [0u8; 16];
-        iv[8..].copy_from_slice(&nonce.to_le_bytes());
         PrfStream {
-            cipher: Aes128Ctr::new(&self.key.into(), &iv.into()),
+            cipher: Aes128::new(&self.key.into()),
+            nonce,
+            block: 0,
+            pending: None,
             buf: Vec::new(),
         }
     }
@@ -58,28 +57,64 @@ impl Prf {
 }
 
 /// A position in F(k, nonce); see [`Prf::stream`].
+///
+/// This is AES-128-CTR with the 128-bit little-endian counter nonce·2^64 + j for block j, written
+/// out directly: the counter blocks are encrypted in batches (so the cipher's parallel backend
+/// sees many blocks at once) and read as words, without XOR-ing a keystream onto zeros.
 pub(crate) struct PrfStream {
-    cipher: Aes128Ctr,
-    /// Keystream bytes before they become words; kept between draws so that drawing in pieces
-    /// allocates once.
-    buf: Vec<u8>,
+    cipher: Aes128,
+    nonce: u64,
+    /// Index of the next block to encrypt.
+    block: u64,
+    /// The second word of the last block, when a draw ended in the middle of it.
+    pending: Option<u64>,
+    /// Blocks being encrypted; kept between draws so that drawing in pieces allocates once.
+    buf: Vec<aes::Block>,
 }
 
 impl PrfStream {
     /// Overwrites `out` with the next `out.len()` words of the stream.
     pub(crate) fn fill(&mut self, out: &mut [u64]) {
-        // Work in chunks so the byte buffer stays in cache.
-        const CHUNK: usize = 4096;
-        if self.buf.len() < CHUNK * 8 {
-            self.buf = vec![0u8; CHUNK * 8];
+        // 32 KiB of blocks at a time, so the buffer stays in the L1/L2 cache.
+        const BLOCKS: usize = 2048;
+        let mut out = out;
+        if let Some(w) = self.pending.take() {
+            match out.split_first_mut() {
+                Some((first, rest)) => {
+                    *first = w;
+                    out = rest;
+                }
+                None => {
+                    self.pending = Some(w);
+                    return;
+                }
+            }
         }
-        for words in out.chunks_mut(CHUNK) {
-            let bytes = &mut self.buf[..words.len() * 8];
-            bytes.fill(0);
-            self.cipher.apply_keystream(bytes);
-            for (w, b) in words.iter_mut().zip(bytes.chunks_exact(8)) {
-                // chunks_exact(8) yields 8-byte slices.
-                *w = u64::from_le_bytes(b.try_into().unwrap_or([0; 8]));
+        if out.is_empty() {
+            return;
+        }
+        let need = out.len().div_ceil(2).min(BLOCKS);
+        if self.buf.len() < need {
+            self.buf.resize(need, aes::Block::default());
+        }
+        let nonce = self.nonce.to_le_bytes();
+        for words in out.chunks_mut(2 * BLOCKS) {
+            let blocks = &mut self.buf[..words.len().div_ceil(2)];
+            for b in blocks.iter_mut() {
+                b[..8].copy_from_slice(&self.block.to_le_bytes());
+                b[8..].copy_from_slice(&nonce);
+                self.block += 1;
+            }
+            self.cipher.encrypt_blocks(blocks);
+            for (pair, b) in words.chunks_mut(2).zip(blocks.iter()) {
+                // A block is 16 bytes: two words.
+                let lo = u64::from_le_bytes(b[..8].try_into().unwrap_or([0; 8]));
+                let hi = u64::from_le_bytes(b[8..].try_into().unwrap_or([0; 8]));
+                pair[0] = lo;
+                match pair.get_mut(1) {
+                    Some(w) => *w = hi,
+                    None => self.pending = Some(hi),
+                }
             }
         }
     }
@@ -98,9 +133,9 @@ mod tests {
     #[test]
     fn known_answer_aes128_ctr() {
         // FIPS-197 appendix C.1: AES-128(key 000102..0f, block 00112233..ff) = 69c4e0d8..5a.
-        // With counter mode the block is the counter; check the zero-nonce, zero-counter block
-        // against an independent single-block encryption instead.
-        use aes::cipher::{BlockCipherEncrypt, KeyInit};
+        // With counter mode the block is the counter; check the first block of nonce 7 against
+        // an independent single-block encryption instead, and the stream against the `ctr`
+        // crate's AES-128-CTR (128-bit little-endian counter starting at nonce·2^64).
         let key: [u8; 16] = core::array::from_fn(|i| i as u8);
         let prf = Prf::new(key);
         let words = prf.words(7, 4);
@@ -112,6 +147,18 @@ mod tests {
         let expect: [u8; 16] = b.into();
         assert_eq!(words[0], u64::from_le_bytes(expect[..8].try_into().unwrap()));
         assert_eq!(words[1], u64::from_le_bytes(expect[8..].try_into().unwrap()));
+        {
+            use ctr::cipher::{KeyIvInit, StreamCipher};
+            let mut iv = [0u8; 16];
+            iv[8..].copy_from_slice(&7u64.to_le_bytes());
+            let mut bytes = vec![0u8; 8 * 10001];
+            ctr::Ctr128LE::<Aes128>::new(&key.into(), &iv.into()).apply_keystream(&mut bytes);
+            let expect: Vec<u64> = bytes
+                .chunks_exact(8)
+                .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
+                .collect();
+            assert_eq!(prf.words(7, 10001), expect);
+        }
         // FIPS-197 C.1 itself, through the same cipher.
         let mut b = [
             0x00u8, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff,
