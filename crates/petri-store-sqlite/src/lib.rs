@@ -625,9 +625,7 @@ impl Store for SqliteStore {
                 .prepare_cached("SELECT processid FROM processes WHERE assignedexecutorid = ?1 AND state = 1")
                 .map_err(db_err)?;
             const _: () = assert!(state::RUNNING == 1);
-            let rows = stmt
-                .query_map(params![id], |r| r.get(0))
-                .map_err(db_err)?;
+            let rows = stmt.query_map(params![id], |r| r.get(0)).map_err(db_err)?;
             rows.collect::<Result<Vec<String>, _>>().map_err(db_err)
         })
         .await
