@@ -147,9 +147,29 @@ pub(crate) enum Backend {
     Ifma,
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Set by [`with_portable`]: makes [`Backend::detect`] answer the portable backend.
+    static FORCE_PORTABLE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with every [`Modulus::new`] of this thread on the portable backend, so that whole
+/// Paillier operations can be compared across backends.
+#[cfg(test)]
+pub(crate) fn with_portable<T>(f: impl FnOnce() -> T) -> T {
+    FORCE_PORTABLE.with(|force| force.set(true));
+    let out = f();
+    FORCE_PORTABLE.with(|force| force.set(false));
+    out
+}
+
 impl Backend {
     /// The fastest backend this CPU supports.
     pub(crate) fn detect() -> Self {
+        #[cfg(test)]
+        if FORCE_PORTABLE.with(std::cell::Cell::get) {
+            return Backend::Portable;
+        }
         #[cfg(target_arch = "x86_64")]
         if ifma::available() {
             return Backend::Ifma;

@@ -37,3 +37,37 @@ fn small_primes_are_the_odd_primes_below_20000() {
         }
     }
 }
+
+/// Key generation (a seeded search), encryption with a given and with a drawn r, and decryption
+/// give the same numbers on the portable backend as on the one this CPU picks (IFMA where the
+/// CPU has it), so either backend interoperates with the other and with phe.
+#[test]
+fn backends_give_the_same_keys_and_ciphertexts() {
+    use rand::SeedableRng;
+    let run = || {
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(11);
+        let keys = generate_any_size(&mut rng, 1024).expect("key generation");
+        let m = BigUint::from(123_456_789u64);
+        let r = keys.public.n() - 12_345u32;
+        let given = crate::hazmat::raw_encrypt(&keys.public, &m, Some(&r), &mut rng).expect("encrypt");
+        let drawn = crate::hazmat::raw_encrypt(&keys.public, &m, None, &mut rng).expect("encrypt");
+        let decrypted = [&given, &drawn].map(|c| crate::hazmat::raw_decrypt(&keys.private, c).expect("decrypt"));
+        (
+            keys.public.n().clone(),
+            keys.private.p_be().to_vec(),
+            given,
+            drawn,
+            decrypted,
+        )
+    };
+    let detected = run();
+    let portable = crate::arith::with_portable(|| {
+        assert_eq!(Modulus::new(&[7]).expect("odd").backend(), arith::Backend::Portable);
+        run()
+    });
+    assert_eq!(
+        detected.4,
+        [BigUint::from(123_456_789u64), BigUint::from(123_456_789u64)]
+    );
+    assert!(detected == portable, "the backends disagree");
+}
