@@ -61,6 +61,10 @@ fn check_mul(m: &BigUint, a: &BigUint, b: &BigUint) {
         let (mut out, mut t) = (vec![0u64; k], vec![0u64; 2 * k + 1]);
         modulus.sqr_into(&am, &mut out, &mut t);
         assert_eq!(from_limbs(&modulus.leave_mont(&out)), want_sq, "sqr_into, {backend:?}");
+        // The squaring gives exactly the product's Montgomery form.
+        let mut product = vec![0u64; k];
+        modulus.mul_into(&am, &am, &mut product, &mut t);
+        assert_eq!(out, product, "sqr_into against mul_into, {backend:?}");
         modulus.mul_into(&am, &bm, &mut out, &mut t);
         assert_eq!(from_limbs(&modulus.leave_mont(&out)), want, "mul_into, {backend:?}");
         // A plain (non-Montgomery) operand times a Montgomery one gives a plain product.
