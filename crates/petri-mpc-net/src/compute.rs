@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use petri_mpc::{AShare, MpcError, Party, Transport};
 use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::wrappers::{ReceiverStream, UnboundedReceiverStream};
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::program::{Program, execute};
@@ -445,9 +445,13 @@ impl PartyService for ComputeNode {
     }
 }
 
-/// The engine's transport over the peer streams.
+/// The engine's transport over the peer streams. The engine thread turns each message into
+/// requests itself and queues them straight onto the peer's request stream, so a message reaches
+/// gRPC without passing through another task.
 struct NetTransport {
-    out: Vec<Option<mpsc::UnboundedSender<Vec<u8>>>>,
+    me: usize,
+    session_id: String,
+    out: Vec<Option<mpsc::UnboundedSender<SendValueRequest>>>,
     inbox: Vec<Option<InboxRx>>,
     timeout: Duration,
 }
@@ -459,10 +463,21 @@ impl Transport for NetTransport {
             .get(to)
             .and_then(Option::as_ref)
             .ok_or_else(|| MpcError::Invalid(format!("no stream to party {to}")))?;
-        tx.send(msg).map_err(|_| MpcError::Transport {
-            peer: to,
-            reason: "the stream to the peer has closed".into(),
-        })
+        for (node_id, data) in chunk(msg) {
+            let req = SendValueRequest {
+                node_id,
+                data: Some(Value {
+                    value: Some(value::Value::Bytes(BytesValue { data })),
+                }),
+                party_id: self.me as u64,
+                session_id: self.session_id.clone(),
+            };
+            tx.send(req).map_err(|_| MpcError::Transport {
+                peer: to,
+                reason: "the stream to the peer has closed".into(),
+            })?;
+        }
+        Ok(())
     }
 
     fn recv(&mut self, from: usize) -> petri_mpc::Result<Vec<u8>> {
@@ -496,34 +511,14 @@ impl ComputeNode {
         let fetch_secs = t0.elapsed().as_secs_f64();
 
         // Streams to both peers; the node's own inbox was created with the session.
-        let mut out: Vec<Option<mpsc::UnboundedSender<Vec<u8>>>> = vec![None, None, None];
+        let mut out: Vec<Option<mpsc::UnboundedSender<SendValueRequest>>> = vec![None, None, None];
         let mut tasks = Vec::new();
         for peer_id in (0..3).filter(|p| *p != me) {
             let (host, port) = session.addresses[peer_id].clone();
             let client = self.connect_retry(&host, port, timeout).await?;
-            let (tx, rx) = mpsc::unbounded_channel::<Vec<u8>>();
+            let (tx, rx) = mpsc::unbounded_channel::<SendValueRequest>();
             out[peer_id] = Some(tx);
-            let session_id = session.id.clone();
-            let (req_tx, req_rx) = mpsc::channel::<SendValueRequest>(8);
-            tasks.push(tokio::spawn(async move {
-                let mut rx = rx;
-                while let Some(msg) = rx.recv().await {
-                    for (node_id, data) in chunk(msg) {
-                        let req = SendValueRequest {
-                            node_id,
-                            data: Some(Value {
-                                value: Some(value::Value::Bytes(BytesValue { data })),
-                            }),
-                            party_id: me as u64,
-                            session_id: session_id.clone(),
-                        };
-                        if req_tx.send(req).await.is_err() {
-                            return;
-                        }
-                    }
-                }
-            }));
-            let requests = ReceiverStream::new(req_rx);
+            let requests = UnboundedReceiverStream::new(rx);
             let mut client = PartyServiceClient::new(client)
                 .max_decoding_message_size(MAX_MESSAGE)
                 .max_encoding_message_size(MAX_MESSAGE);
@@ -551,6 +546,8 @@ impl ComputeNode {
             .take()
             .ok_or("session already ran")?;
         let transport = NetTransport {
+            me,
+            session_id: session.id.clone(),
             out,
             inbox: rxs.into_iter().map(Some).collect(),
             timeout,
