@@ -1,9 +1,11 @@
 //! How parties exchange messages.
 //!
 //! A [`Transport`] delivers byte messages between the three parties, in order per ordered pair.
-//! `send` must not wait for the peer to receive (buffer instead): every party sends everything of
-//! a round before it receives, so buffered sends make the protocols deadlock-free. `recv` must
-//! give up after a timeout rather than wait forever.
+//! A round's vectors travel as several messages (pieces of at most 256 KiB), and a party waits
+//! for a peer's piece only after sending its own pieces some way ahead. `send` must not wait for
+//! the peer to receive (buffer instead): with buffered sends no party ever waits for a piece its
+//! sender cannot yet send, so the protocols are deadlock-free. `recv` must give up after a
+//! timeout rather than wait forever.
 
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::sync::{Arc, Mutex};
