@@ -26,9 +26,9 @@ use super::{Notes, PgStore, db_err, parse_doc, parse_docs, put_graph, put_proces
 /// The notification channel for channel appends.
 const CHANNELS: &str = "petri_channel_events";
 
-async fn put_graph_and_processes(conn: &mut PgConnection, replica: &str, graph: &NewGraph) -> StoreResult<()> {
+async fn put_graph_and_processes(conn: &mut PgConnection, store: &PgStore, graph: &NewGraph) -> StoreResult<()> {
     put_graph(conn, &graph.0).await?;
-    let mut notes = Notes::new(replica);
+    let mut notes = Notes::new(&store.replica, store.channel(crate::CHANNEL));
     for p in &graph.1 {
         put_process(conn, p).await?;
         if !p.waitforparents {
@@ -135,7 +135,7 @@ impl ExtStore for PgStore {
             .await
             .map_err(db_err)?;
         if let Some(g) = &graph {
-            put_graph_and_processes(&mut tx, &self.replica, g).await?;
+            put_graph_and_processes(&mut tx, self, g).await?;
         }
         tx.commit().await.map_err(db_err)?;
         Ok(true)
@@ -278,7 +278,7 @@ impl ExtStore for PgStore {
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
-        put_graph_and_processes(&mut tx, &self.replica, &graph).await?;
+        put_graph_and_processes(&mut tx, self, &graph).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(true)
     }
@@ -358,7 +358,7 @@ impl ExtStore for PgStore {
         .await
         .map_err(db_err)?;
         sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(CHANNELS)
+            .bind(self.channel(CHANNELS))
             .bind(format!("{}\n{processid}\t{name}", self.replica))
             .execute(&mut *tx)
             .await
@@ -429,7 +429,7 @@ impl ExtStore for PgStore {
 
     async fn listen_channels(&self) -> StoreResult<Option<mpsc::Receiver<ChannelEvent>>> {
         let mut listener = PgListener::connect_with(&self.pool).await.map_err(db_err)?;
-        listener.listen(CHANNELS).await.map_err(db_err)?;
+        listener.listen(&self.channel(CHANNELS)).await.map_err(db_err)?;
         let (tx, rx) = mpsc::channel(1024);
         let own = self.replica.clone();
         tokio::spawn(async move {

@@ -34,6 +34,8 @@ use tokio::sync::{Mutex, mpsc};
 mod ext;
 
 /// The notification channel replicas talk on.
+/// Cluster events travel on `petri_events_<hash of the schema>`: stores in different schemas of
+/// one database (tests, separate deployments) never hear each other.
 const CHANNEL: &str = "petri_events";
 /// The base of the advisory lock whose holder leads the background duties.
 const LEADER_LOCK: i64 = 0x7065_7472_695f_6c64; // "petri_ld"
@@ -47,6 +49,8 @@ pub struct PgStore {
     /// Identifies this server's notifications, so it ignores its own.
     replica: String,
     leader: Mutex<Option<PgConnection>>,
+    /// The schema's suffix of the notification channels.
+    channel_suffix: String,
 }
 
 fn db_err(e: impl std::fmt::Display) -> StoreError {
@@ -100,11 +104,16 @@ impl PgStore {
         // sqlx's migrator takes an advisory lock, so replicas starting together migrate once.
         sqlx::migrate!("./migrations").run(&pool).await.map_err(db_err)?;
         let replica = petri_crypto::random_id()[..16].to_owned();
+        let channel_suffix: String = sqlx::query_scalar("SELECT to_hex(hashtext(COALESCE(current_schema(), '')))")
+            .fetch_one(&pool)
+            .await
+            .map_err(db_err)?;
         Ok(Self {
             pool,
             options,
             replica,
             leader: Mutex::new(None),
+            channel_suffix,
         })
     }
 
@@ -125,6 +134,11 @@ impl PgStore {
         Self::connect_with(options.options([("search_path", schema)])).await
     }
 
+    /// The notification channel `base` for this store's schema.
+    pub(crate) fn channel(&self, base: &str) -> String {
+        format!("{base}_{}", self.channel_suffix)
+    }
+
     /// The connection pool.
     pub fn pool(&self) -> &PgPool {
         &self.pool
@@ -134,13 +148,15 @@ impl PgStore {
 /// Collects cluster events and sends them with `pg_notify` inside a transaction.
 struct Notes<'a> {
     replica: &'a str,
+    channel: String,
     lines: Vec<String>,
 }
 
 impl<'a> Notes<'a> {
-    fn new(replica: &'a str) -> Self {
+    fn new(replica: &'a str, channel: String) -> Self {
         Self {
             replica,
+            channel,
             lines: Vec::new(),
         }
     }
@@ -174,22 +190,22 @@ impl<'a> Notes<'a> {
         let mut payload = String::new();
         for line in self.lines {
             if !payload.is_empty() && payload.len() + line.len() + 1 > MAX_NOTIFY_BYTES {
-                notify(conn, self.replica, &payload).await?;
+                notify(conn, &self.channel, self.replica, &payload).await?;
                 payload.clear();
             }
             payload.push_str(&line);
             payload.push('\n');
         }
         if !payload.is_empty() {
-            notify(conn, self.replica, &payload).await?;
+            notify(conn, &self.channel, self.replica, &payload).await?;
         }
         Ok(())
     }
 }
 
-async fn notify(conn: &mut PgConnection, replica: &str, payload: &str) -> StoreResult<()> {
+async fn notify(conn: &mut PgConnection, channel: &str, replica: &str, payload: &str) -> StoreResult<()> {
     sqlx::query("SELECT pg_notify($1, $2)")
-        .bind(CHANNEL)
+        .bind(channel)
         .bind(format!("{replica}\n{payload}"))
         .execute(conn)
         .await
@@ -377,7 +393,7 @@ impl PgStore {
             };
             ws.assign(executor, now);
             save_workspace(conn, &ws).await?;
-            let mut notes = Notes::new(&self.replica);
+            let mut notes = Notes::new(&self.replica, self.channel(CHANNEL));
             notes.workspace(&ws);
             notes.send(conn).await?;
             return Ok(Some(ws));
@@ -390,7 +406,7 @@ impl PgStore {
 impl Store for PgStore {
     async fn listen(&self) -> StoreResult<Option<mpsc::Receiver<ClusterEvent>>> {
         let mut listener = PgListener::connect_with(&self.pool).await.map_err(db_err)?;
-        listener.listen(CHANNEL).await.map_err(db_err)?;
+        listener.listen(&self.channel(CHANNEL)).await.map_err(db_err)?;
         let (tx, rx) = mpsc::channel(1024);
         let own = self.replica.clone();
         tokio::spawn(async move {
@@ -689,7 +705,7 @@ impl Store for PgStore {
     async fn add_process(&self, process: Process) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         put_process(&mut tx, &process).await?;
-        let mut notes = Notes::new(&self.replica);
+        let mut notes = Notes::new(&self.replica, self.channel(CHANNEL));
         notes.ready(&process);
         notes.send(&mut tx).await?;
         tx.commit().await.map_err(db_err)
@@ -698,7 +714,7 @@ impl Store for PgStore {
     async fn add_graph(&self, graph: ProcessGraph, processes: Vec<Process>) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         put_graph(&mut tx, &graph).await?;
-        let mut notes = Notes::new(&self.replica);
+        let mut notes = Notes::new(&self.replica, self.channel(CHANNEL));
         for p in &processes {
             put_process(&mut tx, p).await?;
             if !p.waitforparents {
@@ -841,7 +857,7 @@ impl Store for PgStore {
         };
         edit(&mut ws)?;
         save_workspace(&mut tx, &ws).await?;
-        let mut notes = Notes::new(&self.replica);
+        let mut notes = Notes::new(&self.replica, self.channel(CHANNEL));
         notes.workspace(&ws);
         notes.send(&mut tx).await?;
         tx.commit().await.map_err(db_err)?;
