@@ -236,6 +236,19 @@ def run_example(script: str, env: dict[str, str], args: list[str] | None = None,
     return res
 
 
+def stop_processes(procs: list[subprocess.Popen], logs=(), timeout: float = 10.0) -> None:
+    """Terminate every process, kill those still running after `timeout` seconds, close the logs."""
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        try:
+            p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+    for log in logs:
+        log.close()
+
+
 def last_line(text: str) -> str:
     lines = [line for line in text.splitlines() if line.strip()]
     assert lines, "script printed nothing"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from crypto import Crypto
 
-from petri_testlib import REPO
+from petri_testlib import REPO, stop_processes
 
 PETRI = Path(os.environ.get("PETRI_BIN", str(REPO / "target" / "debug" / "petri")))
 ALICE, BOB = 3141592653, 2718281828  # distinctive u32 values
@@ -121,15 +121,7 @@ def test_mpc_session_as_a_workflow(petri_server, tmp_path):
         assert result["alice_is_richer"]["values"] == [1]
         assert not (tmp_path / "out-bob" / f"{session}.json").exists()
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        for log in logs:
-            log.close()
+        stop_processes(procs, logs)
 
     stored = b"".join(p.read_bytes() for p in Path(petri_server.data_dir).rglob("*") if p.is_file())
     assert b"mpc_party" in stored, "the check below looks at the broker's files"

@@ -13,7 +13,7 @@ import pytest
 from phe import EncodedNumber, paillier
 from phe.util import base64_to_int
 
-from petri_testlib import REPO
+from petri_testlib import REPO, stop_processes
 
 PETRI = Path(os.environ.get("PETRI_BIN", str(REPO / "target" / "debug" / "petri")))
 VALUES = ["55", "5", "-3", "0.1", "3.5", "-2.25", "12345678901234567890", "1e-5"]
@@ -185,12 +185,4 @@ def test_python_hospital_and_rust_executors_compute_a_secure_mean(petri_server, 
             items = [json.loads(o) for o in colonies.get_process(parent.processid, colony.executor_prvkey).output]
             assert items and all(set(i) == {"v", "e", "label"} for i in items), items
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        for log in logs:
-            log.close()
+        stop_processes(procs, logs)
