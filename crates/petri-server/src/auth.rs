@@ -50,32 +50,20 @@ impl AppState {
         Ok(found)
     }
 
-    /// The signer's executor record in `colony`, whatever its state.
-    async fn executor_in(&self, signer: &str, colony: &str) -> RpcResult<Option<Executor>> {
-        Ok(self
-            .store
-            .executors_by_id(signer)
-            .await?
-            .into_iter()
-            .find(|e| e.colonyname == colony))
-    }
-
     /// An approved executor or a user of `colony`.
     pub(crate) async fn require_member(&self, signer: &str, colony: &str) -> RpcResult<Member> {
-        if let Some(e) = self.executor_in(signer, colony).await?
-            && e.state == executor_state::APPROVED
-        {
-            return Ok(Member::Executor(e));
-        }
-        match self.store.get_user(colony, signer).await? {
-            Some(u) => Ok(Member::User(u)),
-            None => Err(not_member(colony)),
+        let found = self.store.membership(colony, signer).await?;
+        match (found.executor, found.user) {
+            (Some(e), _) if e.state == executor_state::APPROVED => Ok(Member::Executor(e)),
+            (_, Some(u)) => Ok(Member::User(u)),
+            _ => Err(not_member(colony)),
         }
     }
 
     /// A member in any state (pending, rejected and removed executors pass).
     pub(crate) async fn require_any_member(&self, signer: &str, colony: &str) -> RpcResult<()> {
-        if self.executor_in(signer, colony).await?.is_some() || self.store.get_user(colony, signer).await?.is_some() {
+        let found = self.store.membership(colony, signer).await?;
+        if found.executor.is_some() || found.user.is_some() {
             Ok(())
         } else {
             Err(not_member(colony))

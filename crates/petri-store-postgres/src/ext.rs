@@ -30,7 +30,7 @@ async fn put_graph_and_processes(conn: &mut PgConnection, store: &PgStore, graph
     put_graph(conn, &graph.0).await?;
     let mut notes = Notes::new(&store.replica, store.channel(crate::CHANNEL));
     for p in &graph.1 {
-        put_process(conn, p).await?;
+        put_process(conn, p, None).await?;
         if !p.waitforparents {
             notes.ready(p);
         }

@@ -24,7 +24,7 @@ use petri_api::model::{
     Attribute, Colony, Executor, Function, Log, Process, ProcessGraph, Statistics, User, executor_state, state,
 };
 use petri_core::{Limits, Workspace, matches, record_call};
-use petri_store::{ClusterEvent, Edit, LogQuery, ProcessQuery, Store, StoreError, StoreResult};
+use petri_store::{ClusterEvent, Edit, LogQuery, Membership, ProcessQuery, Store, StoreError, StoreResult};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
@@ -186,27 +186,54 @@ impl<'a> Notes<'a> {
         }
     }
 
-    async fn send(self, conn: &mut PgConnection) -> StoreResult<()> {
+    /// The notification payloads: one, unless the lines exceed PostgreSQL's limit.
+    fn payloads(self) -> Vec<String> {
+        let mut out = Vec::new();
         let mut payload = String::new();
         for line in self.lines {
             if !payload.is_empty() && payload.len() + line.len() + 1 > MAX_NOTIFY_BYTES {
-                notify(conn, &self.channel, self.replica, &payload).await?;
-                payload.clear();
+                out.push(std::mem::take(&mut payload));
             }
             payload.push_str(&line);
             payload.push('\n');
         }
         if !payload.is_empty() {
-            notify(conn, &self.channel, self.replica, &payload).await?;
+            out.push(payload);
+        }
+        out.into_iter().map(|p| format!("{}\n{p}", self.replica)).collect()
+    }
+
+    /// Sends every notification with its own statement.
+    async fn send(self, conn: &mut PgConnection) -> StoreResult<()> {
+        let channel = self.channel.clone();
+        for payload in self.payloads() {
+            notify(conn, &channel, &payload).await?;
         }
         Ok(())
     }
 }
 
-async fn notify(conn: &mut PgConnection, channel: &str, replica: &str, payload: &str) -> StoreResult<()> {
+/// A notification to send with a write, in the same statement.
+struct Rider {
+    channel: String,
+    payload: String,
+}
+
+impl Notes<'_> {
+    /// Splits the notes into the one that rides on the transaction's last write
+    /// (saving a round trip) and any that must be sent on their own.
+    fn rider(self) -> (Option<Rider>, Vec<String>) {
+        let channel = self.channel.clone();
+        let mut payloads = self.payloads();
+        let last = payloads.pop().map(|payload| Rider { channel, payload });
+        (last, payloads)
+    }
+}
+
+async fn notify(conn: &mut PgConnection, channel: &str, payload: &str) -> StoreResult<()> {
     sqlx::query("SELECT pg_notify($1, $2)")
         .bind(channel)
-        .bind(format!("{replica}\n{payload}"))
+        .bind(payload)
         .execute(conn)
         .await
         .map_err(db_err)?;
@@ -238,37 +265,52 @@ fn parse_notification(payload: &str, own: &str) -> Vec<ClusterEvent> {
         .collect()
 }
 
-async fn put_process(conn: &mut PgConnection, p: &Process) -> StoreResult<()> {
+/// The upsert of a process row; `$15`/`$16` are a notification's channel and
+/// payload when one rides along.
+macro_rules! upsert_process {
+    () => {
+        "INSERT INTO processes (processid, colonyname, state, executortype, ready, prioritytime, processgraphid,
+             assignedexecutorid, initiatorname, label, starttime, endtime, deadline, doc)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+         ON CONFLICT (processid) DO UPDATE SET state = $3, ready = $5, prioritytime = $6,
+             assignedexecutorid = $8, starttime = $11, endtime = $12, deadline = $13, doc = $14"
+    };
+}
+
+/// Writes a process row (and its attributes' index rows). A `rider`
+/// notification is sent by the same statement: the notification and the
+/// write cost one round trip.
+async fn put_process(conn: &mut PgConnection, p: &Process, rider: Option<&Rider>) -> StoreResult<()> {
     let ready = p.state == state::WAITING && !p.isassigned && !p.waitforparents;
     let deadline = match p.state {
         state::WAITING => p.waitdeadline.nanos(),
         state::RUNNING => p.execdeadline.nanos(),
         _ => None,
     };
-    sqlx::query(
-        "INSERT INTO processes (processid, colonyname, state, executortype, ready, prioritytime, processgraphid,
-             assignedexecutorid, initiatorname, label, starttime, endtime, deadline, doc)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-         ON CONFLICT (processid) DO UPDATE SET state = $3, ready = $5, prioritytime = $6,
-             assignedexecutorid = $8, starttime = $11, endtime = $12, deadline = $13, doc = $14",
-    )
-    .bind(&p.processid)
-    .bind(&p.spec.conditions.colonyname)
-    .bind(p.state)
-    .bind(&p.spec.conditions.executortype)
-    .bind(ready)
-    .bind(p.prioritytime)
-    .bind(&p.processgraphid)
-    .bind(&p.assignedexecutorid)
-    .bind(&p.initiatorname)
-    .bind(&p.spec.label)
-    .bind(p.starttime.nanos())
-    .bind(p.endtime.nanos())
-    .bind(deadline)
-    .bind(to_doc(p)?)
-    .execute(&mut *conn)
-    .await
-    .map_err(|e| write_err(e, "process"))?;
+    let sql = if rider.is_some() {
+        concat!("WITH w AS (", upsert_process!(), " RETURNING 1) SELECT pg_notify($15, $16) FROM w")
+    } else {
+        upsert_process!()
+    };
+    let mut q = sqlx::query(sql)
+        .bind(&p.processid)
+        .bind(&p.spec.conditions.colonyname)
+        .bind(p.state)
+        .bind(&p.spec.conditions.executortype)
+        .bind(ready)
+        .bind(p.prioritytime)
+        .bind(&p.processgraphid)
+        .bind(&p.assignedexecutorid)
+        .bind(&p.initiatorname)
+        .bind(&p.spec.label)
+        .bind(p.starttime.nanos())
+        .bind(p.endtime.nanos())
+        .bind(deadline)
+        .bind(to_doc(p)?);
+    if let Some(r) = rider {
+        q = q.bind(&r.channel).bind(&r.payload);
+    }
+    q.execute(&mut *conn).await.map_err(|e| write_err(e, "process"))?;
     for a in &p.attributes {
         sqlx::query("INSERT INTO attributes (attributeid, processid) VALUES ($1, $2) ON CONFLICT DO NOTHING")
             .bind(&a.attributeid)
@@ -305,14 +347,24 @@ async fn graph_members(conn: &mut PgConnection, graph_id: &str) -> StoreResult<V
     parse_docs(rows)
 }
 
-async fn save_workspace(conn: &mut PgConnection, ws: &Workspace) -> StoreResult<()> {
-    for id in &ws.dirty {
-        if let Some(p) = ws.processes.get(id) {
-            put_process(conn, p).await?;
-        }
+/// Writes what `ws` changed and sends `notes`, the first one with the last
+/// process write.
+async fn save_workspace(conn: &mut PgConnection, ws: &Workspace, notes: Notes<'_>) -> StoreResult<()> {
+    let channel = notes.channel.clone();
+    let (mut rider, rest) = notes.rider();
+    for payload in rest {
+        notify(conn, &channel, &payload).await?;
+    }
+    let dirty: Vec<&Process> = ws.dirty.iter().filter_map(|id| ws.processes.get(id)).collect();
+    for (i, p) in dirty.iter().enumerate() {
+        let last = i + 1 == dirty.len();
+        put_process(conn, p, if last { rider.take() } else { None }.as_ref()).await?;
     }
     if let Some(g) = &ws.graph {
         put_graph(conn, g).await?;
+    }
+    if let Some(r) = rider {
+        notify(conn, &r.channel, &r.payload).await?;
     }
     Ok(())
 }
@@ -392,10 +444,9 @@ impl PgStore {
                 ws
             };
             ws.assign(executor, now);
-            save_workspace(conn, &ws).await?;
             let mut notes = Notes::new(&self.replica, self.channel(CHANNEL));
             notes.workspace(&ws);
-            notes.send(conn).await?;
+            save_workspace(conn, &ws, notes).await?;
             return Ok(Some(ws));
         }
         Ok(None)
@@ -539,6 +590,30 @@ impl Store for PgStore {
     async fn executors_by_id(&self, id: &str) -> StoreResult<Vec<Executor>> {
         self.docs("SELECT doc FROM executors WHERE executorid = $1", &[id])
             .await
+    }
+
+    async fn membership(&self, colony: &str, id: &str) -> StoreResult<Membership> {
+        // One round trip for both records: every signed request asks this.
+        let rows = sqlx::query(
+            "SELECT 'e', doc FROM executors WHERE executorid = $1 AND colonyname = $2
+             UNION ALL SELECT 'u', doc FROM users WHERE colonyname = $2 AND userid = $1",
+        )
+        .bind(id)
+        .bind(colony)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let mut found = Membership::default();
+        for row in rows {
+            let kind: String = row.try_get(0).map_err(db_err)?;
+            let doc: String = row.try_get(1).map_err(db_err)?;
+            if kind == "e" {
+                found.executor.get_or_insert(from_doc(&doc)?);
+            } else {
+                found.user = Some(from_doc(&doc)?);
+            }
+        }
+        Ok(found)
     }
 
     async fn list_executors(&self, colony: &str) -> StoreResult<Vec<Executor>> {
@@ -703,11 +778,20 @@ impl Store for PgStore {
     }
 
     async fn add_process(&self, process: Process) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
-        put_process(&mut tx, &process).await?;
         let mut notes = Notes::new(&self.replica, self.channel(CHANNEL));
         notes.ready(&process);
-        notes.send(&mut tx).await?;
+        let (rider, rest) = notes.rider();
+        if process.attributes.is_empty() && rest.is_empty() {
+            // One statement, committed on its own: the row and its notification
+            // in one round trip.
+            let mut conn = self.pool.acquire().await.map_err(db_err)?;
+            return put_process(&mut conn, &process, rider.as_ref()).await;
+        }
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        put_process(&mut tx, &process, rider.as_ref()).await?;
+        for payload in rest {
+            notify(&mut tx, &self.channel(CHANNEL), &payload).await?;
+        }
         tx.commit().await.map_err(db_err)
     }
 
@@ -716,7 +800,7 @@ impl Store for PgStore {
         put_graph(&mut tx, &graph).await?;
         let mut notes = Notes::new(&self.replica, self.channel(CHANNEL));
         for p in &processes {
-            put_process(&mut tx, p).await?;
+            put_process(&mut tx, p, None).await?;
             if !p.waitforparents {
                 notes.ready(p);
             }
@@ -856,10 +940,9 @@ impl Store for PgStore {
             Workspace::new(id.to_owned(), Some(graph), members)
         };
         edit(&mut ws)?;
-        save_workspace(&mut tx, &ws).await?;
         let mut notes = Notes::new(&self.replica, self.channel(CHANNEL));
         notes.workspace(&ws);
-        notes.send(&mut tx).await?;
+        save_workspace(&mut tx, &ws, notes).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(ws)
     }

@@ -19,7 +19,7 @@ use async_trait::async_trait;
 use petri_api::Timestamp;
 use petri_api::model::{Attribute, Colony, Executor, Function, Log, Process, ProcessGraph, Statistics, User, state};
 use petri_core::{Limits, Workspace, matches, record_call};
-use petri_store::{Edit, LogQuery, ProcessQuery, Store, StoreError, StoreResult};
+use petri_store::{Edit, LogQuery, Membership, ProcessQuery, Store, StoreError, StoreResult};
 use rusqlite::{Connection, OptionalExtension, params};
 use rusqlite_migration::{M, Migrations};
 use serde::Serialize;
@@ -402,6 +402,24 @@ impl Store for SqliteStore {
         let id = id.to_owned();
         self.run(move |c| docs(c, "SELECT doc FROM executors WHERE executorid = ?1", [id]))
             .await
+    }
+
+    async fn membership(&self, colony: &str, id: &str) -> StoreResult<Membership> {
+        let (colony, id) = (colony.to_owned(), id.to_owned());
+        self.run(move |c| {
+            let executor = doc(
+                c,
+                "SELECT doc FROM executors WHERE executorid = ?1 AND colonyname = ?2",
+                [&id, &colony],
+            )?;
+            let user = doc(
+                c,
+                "SELECT doc FROM users WHERE colonyname = ?1 AND userid = ?2",
+                [&colony, &id],
+            )?;
+            Ok(Membership { executor, user })
+        })
+        .await
     }
 
     async fn list_executors(&self, colony: &str) -> StoreResult<Vec<Executor>> {

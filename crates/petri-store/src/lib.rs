@@ -43,6 +43,15 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// An edit applied to a loaded workspace inside the store's transaction.
 pub type Edit = Box<dyn FnOnce(&mut Workspace) -> Result<(), CoreError> + Send>;
 
+/// An identity's records in one colony.
+#[derive(Debug, Clone, Default)]
+pub struct Membership {
+    /// Its executor record, whatever the executor's state.
+    pub executor: Option<Executor>,
+    /// Its user record.
+    pub user: Option<User>,
+}
+
 /// Filters for listing processes.
 #[derive(Debug, Clone, Default)]
 pub struct ProcessQuery {
@@ -143,6 +152,17 @@ pub trait Store: ExtStore + Send + Sync + 'static {
     async fn add_user(&self, user: User) -> StoreResult<()>;
     /// A user of a colony by id.
     async fn get_user(&self, colony: &str, userid: &str) -> StoreResult<Option<User>>;
+    /// What `id` is in `colony`: its executor record (in any state) and its user record.
+    /// Stores answer both in one read; the default asks twice.
+    async fn membership(&self, colony: &str, id: &str) -> StoreResult<Membership> {
+        let executor = self
+            .executors_by_id(id)
+            .await?
+            .into_iter()
+            .find(|e| e.colonyname == colony);
+        let user = self.get_user(colony, id).await?;
+        Ok(Membership { executor, user })
+    }
     /// All users of a colony.
     async fn list_users(&self, colony: &str) -> StoreResult<Vec<User>>;
     /// Removes a user by name; false if there was none.

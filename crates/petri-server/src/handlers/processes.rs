@@ -1,12 +1,15 @@
+use std::sync::Arc;
 use std::time::Duration;
 
 use petri_api::Timestamp;
-use petri_api::model::{Process, state};
+use petri_api::model::{Executor, Process, executor_state, state};
 use petri_api::msg::{
     AddAttribute, AssignProcess, CloseFailed, CloseSuccessful, GetAttribute, GetProcess, GetProcesses,
     RemoveAllProcesses, RemoveProcess, SetOutput, SubmitFunctionSpec,
 };
-use petri_core::{Initiator, Limits, Workspace, new_process, normalize_spec, parse_cpu_millis, parse_mem_mib};
+use petri_core::{
+    CoreError, Initiator, Limits, Workspace, new_process, normalize_spec, parse_cpu_millis, parse_mem_mib,
+};
 use petri_store::ProcessQuery;
 use tokio::time::Instant;
 
@@ -126,20 +129,83 @@ fn check_size<T: serde::Serialize>(what: &str, value: &T) -> RpcResult<()> {
     Ok(())
 }
 
-pub(crate) async fn close_successful(state: &AppState, signer: &str, msg: CloseSuccessful) -> RpcResult<Vec<u8>> {
-    let p = find_process(state, &msg.processid).await?;
-    let executor = state.require_executor(signer, &p.spec.conditions.colonyname).await?;
-    check_size("Output", &msg.out)?;
-    let caller = signer.to_owned();
-    let ws = state
+/// What the membership check inside an edit saw.
+#[derive(Default)]
+struct Seen {
+    /// The colony of a process the signer may not execute in.
+    refused: Option<String>,
+    /// The process's state before the edit.
+    before: i32,
+}
+
+/// Runs `change` on process `id` for the executor `signer`. The colony
+/// membership check runs inside the edit, on the process as the edit reads it,
+/// so the process is read once: an unknown process is refused as not found
+/// first, then a signer that is not an approved executor of its colony.
+/// Returns the edited workspace, the signer's executor record and the state
+/// the process had before.
+async fn edit_as_executor(
+    state: &AppState,
+    signer: &str,
+    id: &str,
+    change: impl FnOnce(&mut Workspace) -> Result<(), CoreError> + Send + 'static,
+) -> RpcResult<(Workspace, Executor, i32)> {
+    let approved: Vec<Executor> = state
+        .store
+        .executors_by_id(signer)
+        .await?
+        .into_iter()
+        .filter(|e| e.state == executor_state::APPROVED)
+        .collect();
+    let colonies: Vec<String> = approved.iter().map(|e| e.colonyname.clone()).collect();
+    let seen = Arc::new(std::sync::Mutex::new(Seen::default()));
+    let probe = seen.clone();
+    let edited = state
         .store
         .edit(
-            &msg.processid,
-            Box::new(move |ws| ws.close_successful(&caller, msg.out, Timestamp::now())),
+            id,
+            Box::new(move |ws| {
+                let p = ws.process();
+                let mut probe = probe.lock().unwrap_or_else(|e| e.into_inner());
+                probe.before = p.state;
+                if !colonies.contains(&p.spec.conditions.colonyname) {
+                    probe.refused = Some(p.spec.conditions.colonyname.clone());
+                    return Err(CoreError::forbidden("Access denied"));
+                }
+                drop(probe);
+                change(ws)
+            }),
         )
-        .await?;
+        .await;
+    let seen = std::mem::take(&mut *seen.lock().unwrap_or_else(|e| e.into_inner()));
+    let ws = match (edited, seen.refused) {
+        (Ok(ws), _) => ws,
+        (Err(_), Some(colony)) => {
+            // Say exactly why (a user, or no member at all), as the other calls do.
+            state.require_executor(signer, &colony).await?;
+            return Err(RpcFailure::forbidden(format!(
+                "Access denied, not an approved executor of Colony with name {colony}"
+            )));
+        }
+        (Err(e), None) => return Err(e.into()),
+    };
+    let colony = &ws.process().spec.conditions.colonyname;
+    let executor = approved
+        .into_iter()
+        .find(|e| &e.colonyname == colony)
+        .ok_or_else(|| RpcFailure::new(500, "edited a process outside the signer's colonies"))?;
+    Ok((ws, executor, seen.before))
+}
+
+pub(crate) async fn close_successful(state: &AppState, signer: &str, msg: CloseSuccessful) -> RpcResult<Vec<u8>> {
+    check_size("Output", &msg.out)?;
+    let caller = signer.to_owned();
+    let (ws, executor, before) = edit_as_executor(state, signer, &msg.processid, move |ws| {
+        ws.close_successful(&caller, msg.out, Timestamp::now())
+    })
+    .await?;
     state.publish(&ws);
-    if p.state == state::SUCCESS {
+    if before == state::SUCCESS {
         // Closing an already successful process again is allowed but is not another call.
         return empty();
     }
@@ -160,30 +226,20 @@ pub(crate) async fn close_successful(state: &AppState, signer: &str, msg: CloseS
 }
 
 pub(crate) async fn close_failed(state: &AppState, signer: &str, msg: CloseFailed) -> RpcResult<Vec<u8>> {
-    let p = find_process(state, &msg.processid).await?;
-    state.require_executor(signer, &p.spec.conditions.colonyname).await?;
     check_size("Errors", &msg.errors)?;
     let caller = signer.to_owned();
-    let ws = state
-        .store
-        .edit(
-            &msg.processid,
-            Box::new(move |ws| ws.close_failed(&caller, msg.errors, Timestamp::now())),
-        )
-        .await?;
+    let (ws, _, _) = edit_as_executor(state, signer, &msg.processid, move |ws| {
+        ws.close_failed(&caller, msg.errors, Timestamp::now())
+    })
+    .await?;
     state.publish(&ws);
     empty()
 }
 
 pub(crate) async fn set_output(state: &AppState, signer: &str, msg: SetOutput) -> RpcResult<Vec<u8>> {
-    let p = find_process(state, &msg.processid).await?;
-    state.require_executor(signer, &p.spec.conditions.colonyname).await?;
     check_size("Output", &msg.out)?;
     let caller = signer.to_owned();
-    let ws = state
-        .store
-        .edit(&msg.processid, Box::new(move |ws| ws.set_output(&caller, msg.out)))
-        .await?;
+    let (ws, _, _) = edit_as_executor(state, signer, &msg.processid, move |ws| ws.set_output(&caller, msg.out)).await?;
     state.publish(&ws);
     empty()
 }
