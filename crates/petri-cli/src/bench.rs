@@ -25,6 +25,16 @@ pub(crate) enum BenchCmd {
     },
     /// Concurrent submitters and executors: throughput and latency percentiles.
     Load(LoadArgs),
+    /// Concurrent version requests: the RPC floor (HTTP, envelope, reply) without
+    /// signature recovery or the store, to compare `load` against.
+    Ping {
+        /// Requests in all.
+        #[arg(long, short = 'n', default_value_t = 50_000)]
+        requests: usize,
+        /// Concurrent clients.
+        #[arg(long, short = 'c', default_value_t = 16)]
+        clients: usize,
+    },
 }
 
 #[derive(Args)]
@@ -68,6 +78,7 @@ pub(crate) async fn run(cmd: BenchCmd, out: &Output) -> anyhow::Result<()> {
     match cmd {
         BenchCmd::Rounds { rounds } => run_rounds(rounds, out).await,
         BenchCmd::Load(args) => run_load(args, out).await,
+        BenchCmd::Ping { requests, clients } => run_ping(requests, clients, out).await,
     }
 }
 
@@ -206,6 +217,64 @@ async fn run_rounds(rounds: usize, out: &Output) -> anyhow::Result<()> {
                 ("Mean round", format!("{:.3} ms", ms(total) / n)),
                 ("p50 round", format!("{:.3} ms", ms(percentile(&times, 0.50)))),
                 ("p99 round", format!("{:.3} ms", ms(percentile(&times, 0.99)))),
+            ],
+        )
+    })
+}
+
+async fn run_ping(requests: usize, clients: usize, out: &Output) -> anyhow::Result<()> {
+    if requests == 0 || clients == 0 {
+        bail!("--requests and --clients must be at least 1");
+    }
+    let env = Env::from_env()?;
+    let key = env.prvkey()?;
+    let base = env.client();
+    base.version(&key).await.context("the server does not answer")?;
+    let bar = progress(requests);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let (client, key, bar) = (base.clone(), key.clone(), bar.clone());
+        let mine = requests / clients + usize::from(c < requests % clients);
+        tasks.push(tokio::spawn(async move {
+            let mut times = Vec::with_capacity(mine);
+            for _ in 0..mine {
+                let t0 = Instant::now();
+                client.version(&key).await?;
+                times.push(t0.elapsed());
+                bar.inc(1);
+            }
+            anyhow::Ok(times)
+        }));
+    }
+    let mut times = Vec::with_capacity(requests);
+    for t in tasks {
+        times.extend(t.await??);
+    }
+    let elapsed = started.elapsed();
+    bar.finish_and_clear();
+    times.sort();
+    let per_s = requests as f64 / elapsed.as_secs_f64();
+    let server = format!("{}:{}", env.host, env.port);
+    let report = serde_json::json!({
+        "server": server,
+        "requests": requests,
+        "clients": clients,
+        "elapsed_s": elapsed.as_secs_f64(),
+        "requests_per_s": per_s,
+        "p50_ms": ms(percentile(&times, 0.50)),
+        "p99_ms": ms(percentile(&times, 0.99)),
+    });
+    out.show(&report, || {
+        kv(
+            "Ping (version requests)",
+            &[
+                ("Server", server.clone()),
+                ("Requests / clients", format!("{requests} / {clients}")),
+                ("Elapsed", format!("{:.2} s", elapsed.as_secs_f64())),
+                ("Requests/s", format!("{per_s:.0}")),
+                ("p50", format!("{:.3} ms", ms(percentile(&times, 0.50)))),
+                ("p99", format!("{:.3} ms", ms(percentile(&times, 0.99)))),
             ],
         )
     })
