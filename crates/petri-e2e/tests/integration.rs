@@ -8,6 +8,8 @@
 //! `tests/`, hence the `path` attributes; files placed directly in `tests/`
 //! would each become a test binary of their own.)
 
+#[path = "integration/bench.rs"]
+mod bench;
 #[path = "integration/concurrency.rs"]
 mod concurrency;
 #[path = "integration/deadlines.rs"]
