@@ -20,12 +20,6 @@ mod serve;
 
 use clap::{Parser, Subcommand};
 
-// The broker allocates and frees many small buffers per request (JSON
-// documents, envelopes, HTTP headers); mimalloc serves them with less CPU
-// than the system allocator (BENCHMARKS.md).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(
     name = "petri",
