@@ -247,3 +247,64 @@ async fn server_owner_calls_are_refused_to_others() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_are_checked_against_the_process_colony() {
+    within(30, async {
+        let server = TestServer::start().await;
+        let client = server.client();
+        let colony = server.colony().await;
+        let a = &colony.executor;
+        let user_key = PrivateKey::generate();
+        client
+            .add_user(
+                User {
+                    colonyname: colony.name.clone(),
+                    userid: user_key.id(),
+                    name: "bob".into(),
+                    ..User::default()
+                },
+                &colony.key,
+            )
+            .await
+            .unwrap();
+        let other = server.colony().await;
+        let stranger = PrivateKey::generate();
+        let p = client.submit(spec(&colony.name, WORKER, "f"), &a.key).await.unwrap();
+        client.assign(&colony.name, 5, &a.key).await.unwrap().unwrap();
+        let before = client.get_process(&p.processid, &a.key).await.unwrap();
+
+        // An unknown process is not found, whoever asks.
+        let msg = refused(
+            client.close("0".repeat(64).as_str(), vec![json!(1)], &stranger).await,
+            404,
+        );
+        assert!(msg.contains("not found"), "{msg}");
+        // A user of the colony is told users may not execute.
+        let msg = refused(client.close(&p.processid, vec![json!(1)], &user_key).await, 403);
+        assert!(msg.contains("only executors"), "{msg}");
+        // A stranger, and an executor of another colony, are not members.
+        for key in [&stranger, &other.executor.key] {
+            let msg = refused(client.close(&p.processid, vec![json!(1)], key).await, 403);
+            assert!(msg.contains("not a member"), "{msg}");
+            let msg = refused(client.fail(&p.processid, vec!["x".into()], key).await, 403);
+            assert!(msg.contains("not a member"), "{msg}");
+            let msg = refused(client.set_output(&p.processid, vec![json!(1)], key).await, 403);
+            assert!(msg.contains("not a member"), "{msg}");
+        }
+        let after = client.get_process(&p.processid, &user_key).await.unwrap();
+        assert_eq!(after, before, "refused calls must not change the process");
+
+        // The assigned executor, once rejected by the colony owner, may no longer close.
+        client
+            .reject_executor(&colony.name, &a.name, &colony.key)
+            .await
+            .unwrap();
+        let rejected = client.get_process(&p.processid, &user_key).await.unwrap();
+        let msg = refused(client.close(&p.processid, vec![json!(1)], &a.key).await, 403);
+        assert!(msg.contains("Access denied"), "{msg}");
+        let after = client.get_process(&p.processid, &user_key).await.unwrap();
+        assert_eq!(after, rejected, "a refused close must not change the process");
+    })
+    .await;
+}
