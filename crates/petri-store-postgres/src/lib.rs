@@ -288,7 +288,11 @@ async fn put_process(conn: &mut PgConnection, p: &Process, rider: Option<&Rider>
         _ => None,
     };
     let sql = if rider.is_some() {
-        concat!("WITH w AS (", upsert_process!(), " RETURNING 1) SELECT pg_notify($15, $16) FROM w")
+        concat!(
+            "WITH w AS (",
+            upsert_process!(),
+            " RETURNING 1) SELECT pg_notify($15, $16) FROM w"
+        )
     } else {
         upsert_process!()
     };

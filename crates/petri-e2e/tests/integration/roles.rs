@@ -295,12 +295,37 @@ async fn changes_are_checked_against_the_process_colony() {
         let after = client.get_process(&p.processid, &user_key).await.unwrap();
         assert_eq!(after, before, "refused calls must not change the process");
 
-        // The assigned executor, once rejected by the colony owner, may no longer close.
+        // The same key is also an executor of the other colony, running a process there.
+        client
+            .add_executor(
+                petri_api::model::Executor {
+                    executorid: a.id(),
+                    executorname: "twin".into(),
+                    executortype: WORKER.into(),
+                    colonyname: other.name.clone(),
+                    ..Default::default()
+                },
+                &other.key,
+            )
+            .await
+            .unwrap();
+        client.approve_executor(&other.name, "twin", &other.key).await.unwrap();
+        let q = client.submit(spec(&other.name, WORKER, "f"), &a.key).await.unwrap();
+        client.assign(&other.name, 5, &a.key).await.unwrap().unwrap();
+
+        // The assigned executor, once rejected by the colony owner, may no longer
+        // close, and its process goes back to the queue; its work in the other
+        // colony is untouched.
         client
             .reject_executor(&colony.name, &a.name, &colony.key)
             .await
             .unwrap();
         let rejected = client.get_process(&p.processid, &user_key).await.unwrap();
+        assert_eq!(rejected.state, state::WAITING, "{rejected:?}");
+        assert!(!rejected.isassigned);
+        let elsewhere = client.get_process(&q.processid, &a.key).await.unwrap();
+        assert_eq!(elsewhere.state, state::RUNNING);
+        assert_eq!(elsewhere.assignedexecutorid, a.id());
         let msg = refused(client.close(&p.processid, vec![json!(1)], &a.key).await, 403);
         assert!(msg.contains("Access denied"), "{msg}");
         let after = client.get_process(&p.processid, &user_key).await.unwrap();

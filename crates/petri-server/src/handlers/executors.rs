@@ -82,7 +82,7 @@ pub(crate) async fn approve_executor(state: &AppState, signer: &str, msg: Approv
 }
 
 pub(crate) async fn reject_executor(state: &AppState, signer: &str, msg: RejectExecutor) -> RpcResult<Vec<u8>> {
-    set_state(
+    let e = set_state(
         state,
         signer,
         &msg.colonyname,
@@ -90,7 +90,32 @@ pub(crate) async fn reject_executor(state: &AppState, signer: &str, msg: RejectE
         executor_state::REJECTED,
     )
     .await?;
+    // A rejected executor may no longer close what it runs: give it to another.
+    requeue_running(state, &e).await?;
     empty()
+}
+
+/// Puts what `e` was running in its colony back in the queue (an executor
+/// id registered in several colonies keeps its work in the others).
+async fn requeue_running(state: &AppState, e: &Executor) -> RpcResult<()> {
+    let now = Timestamp::now();
+    for id in state.store.running_on(&e.executorid).await? {
+        let colony = e.colonyname.clone();
+        let ws = state
+            .store
+            .edit(
+                &id,
+                Box::new(move |ws| {
+                    if ws.process().spec.conditions.colonyname == colony {
+                        ws.unassign(now, false);
+                    }
+                    Ok(())
+                }),
+            )
+            .await?;
+        state.publish(&ws);
+    }
+    Ok(())
 }
 
 pub(crate) async fn remove_executor(state: &AppState, signer: &str, msg: RemoveExecutor) -> RpcResult<Vec<u8>> {
@@ -103,20 +128,7 @@ pub(crate) async fn remove_executor(state: &AppState, signer: &str, msg: RemoveE
     )
     .await?;
     // Whatever it was running goes back to the queue for another executor.
-    let now = Timestamp::now();
-    for id in state.store.running_on(&e.executorid).await? {
-        let ws = state
-            .store
-            .edit(
-                &id,
-                Box::new(move |ws| {
-                    ws.unassign(now, false);
-                    Ok(())
-                }),
-            )
-            .await?;
-        state.publish(&ws);
-    }
+    requeue_running(state, &e).await?;
     state.store.remove_functions_of(&e.colonyname, &e.executorname).await?;
     empty()
 }
