@@ -18,6 +18,10 @@ pub const DEFAULT_KEY_BITS: usize = 3072;
 /// Smallest modulus accepted from outside (parsed keys).
 pub(crate) const MIN_PARSED_BITS: usize = 1024;
 
+/// Largest modulus accepted from outside (parsed keys). A key of a million bits would make every
+/// encryption a data owner does take hours; 8192 bits is twice the largest key phe generates.
+pub const MAX_PARSED_BITS: usize = 8192;
+
 /// A Paillier public key: the modulus n, with g = n + 1 as in phe. Cheap to clone.
 #[derive(Clone)]
 pub struct PublicKey(Arc<PublicInner>);
@@ -48,12 +52,18 @@ impl fmt::Debug for PublicKey {
 }
 
 impl PublicKey {
-    /// The public key with modulus `n` (phe's `PaillierPublicKey(n)`). `n` must be odd and at
-    /// least 1024 bits.
+    /// The public key with modulus `n` (phe's `PaillierPublicKey(n)`). `n` must be odd and have
+    /// 1024 to 8192 bits ([`MAX_PARSED_BITS`]).
     pub fn from_n(n: BigUint) -> Result<Self> {
         if bit_len(&n.to_u64_digits()) < MIN_PARSED_BITS {
             return Err(Error::InvalidPublicKey(format!(
                 "n has {} bits, fewer than {MIN_PARSED_BITS}",
+                n.bits()
+            )));
+        }
+        if n.bits() > MAX_PARSED_BITS as u64 {
+            return Err(Error::InvalidPublicKey(format!(
+                "n has {} bits, more than {MAX_PARSED_BITS}",
                 n.bits()
             )));
         }

@@ -46,5 +46,5 @@ pub mod wire;
 pub use ciphertext::EncryptedNumber;
 pub use encoding::{BASE, EncodedNumber, MAX_EXPONENT_MAGNITUDE, Number};
 pub use error::{Error, Result};
-pub use keys::{DEFAULT_KEY_BITS, Keypair, PrivateKey, PublicKey, generate_keypair};
+pub use keys::{DEFAULT_KEY_BITS, Keypair, MAX_PARSED_BITS, PrivateKey, PublicKey, generate_keypair};
 pub use wire::WireCiphertext;

@@ -22,6 +22,10 @@ fn public_key_shapes() {
         assert_eq!(PublicKey::parse(&s).expect("parses"), big.public, "{s}");
     }
     assert!(PublicKey::parse(&n).is_err(), "512-bit keys are refused from outside");
+    // An odd modulus over the 8192-bit cap (a data owner would spend hours per encryption).
+    let huge = (num_bigint::BigUint::from(1u32) << 8200u32) + 1u32;
+    let e = PublicKey::parse(&huge.to_string()).unwrap_err().to_string();
+    assert!(e.contains("more than 8192"), "{e}");
     let bad_g = format!("{{\"g\": 5, \"n\": {}}}", big.public.n());
     assert!(PublicKey::parse(&bad_g).is_err());
     for bad in ["", "{}", "hello", "{\"n\": \"12a\"}", "[1,2]"] {
