@@ -4,6 +4,7 @@ the secure-sum demo leaving no plaintext in the broker's database or log."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import subprocess
@@ -146,6 +147,14 @@ def test_python_hospital_and_rust_executors_compute_a_secure_mean(petri_server, 
     env = colony.example_env(petri_server.env)
     env["PYTHONUNBUFFERED"] = "1"
     (tmp_path / "r2.csv").write_text("patient,age\nx,30\ny,20\n")
+    # The Rust hospital's policy: only this colony's analyst, only this key (by fingerprint), and
+    # answers without pairwise masks, because the seed's Python hospital does not mask.
+    fingerprint = petri("he", "fingerprint", "--public-key", pubkey).stdout.strip()
+    assert fingerprint == hashlib.sha3_256(public.n.to_bytes((public.n.bit_length() + 7) // 8, "big")).hexdigest()
+    (tmp_path / "r2.policy.toml").write_text(
+        'audit_log = "r2.audit.jsonl"\n[[dataset]]\nname = "default"\n'
+        f'initiators = ["{colony.executorid}"]\nfunctions = ["get_patient_data"]\n'
+        f'analyst_keys = ["{fingerprint}"]\nmin_cohort = 2\nallow_unmasked = true\n')
     logs, procs = [], []
 
     def start(cmd):
@@ -155,7 +164,7 @@ def test_python_hospital_and_rust_executors_compute_a_secure_mean(petri_server, 
 
     start([os.sys.executable, str(REPO / "examples" / "secure-sum" / "hospital_executor.py"), "r1-hospital", "55"])
     start([str(PETRI), "executor", "he-data", "--type", "r2-hospital", "--func", "get_patient_data",
-           "--csv", str(tmp_path / "r2.csv"), "--column", "age"])
+           "--csv", str(tmp_path / "r2.csv"), "--column", "age", "--policy", str(tmp_path / "r2.policy.toml")])
     start([str(PETRI), "executor", "he-aggregate", "--type", "cloud", "--func", "sum_patient_data"])
     try:
         colonies = Colonies("localhost", petri_server.port)
@@ -184,5 +193,7 @@ def test_python_hospital_and_rust_executors_compute_a_secure_mean(petri_server, 
             parent = colonies.find_process(nodename, graph.processids, colony.executor_prvkey)
             items = [json.loads(o) for o in colonies.get_process(parent.processid, colony.executor_prvkey).output]
             assert items and all(set(i) == {"v", "e", "label"} for i in items), items
+        audit = json.loads(petri("--json", "policy", "audit", str(tmp_path / "r2.audit.jsonl")).stdout)
+        assert [d["decision"] for d in audit["decisions"]] == ["released"]
     finally:
         stop_processes(procs, logs)

@@ -119,6 +119,53 @@ fn workflow(pubkey: &str) -> anyhow::Result<WorkflowSpec> {
     })
 }
 
+/// The two hospitals' data owners: a mask key each, and a policy each that lets only the demo's
+/// user ask, pins the analyst key and the other hospital's mask key, and audits to a file.
+fn hospitals(
+    dir: &Path,
+    analyst: &str,
+    initiator: &str,
+    csvs: [PathBuf; 2],
+    column: &str,
+) -> anyhow::Result<[petri_he_executors::DataOwner; 2]> {
+    use petri_he_executors::mask::MaskKey;
+    let names = ["r1-hospital", "r2-hospital"];
+    let keys = [MaskKey::generate(), MaskKey::generate()];
+    let mut owners = Vec::new();
+    for (i, csv) in csvs.into_iter().enumerate() {
+        let (name, peer) = (names[i], names[1 - i]);
+        let key_path = dir.join(format!("{name}.mask.key"));
+        let _ = std::fs::remove_file(&key_path);
+        keys[i].save(&key_path)?;
+        // The seed's data: two hospitals, one of them with a single patient. A real deployment
+        // keeps the defaults (5 rows, 3 contributors); the masks still keep each hospital's
+        // total from the analyst.
+        let policy = format!(
+            "owner = {name:?}\naudit_log = \"{name}.audit.jsonl\"\nmask_key = \"{name}.mask.key\"\n\n\
+             [peers]\n{peer:?} = {:?}\n\n\
+             [[dataset]]\nname = \"default\"\ninitiators = [{initiator:?}]\nfunctions = [\"get_patient_data\"]\n\
+             analyst_keys = [{analyst:?}]\nmin_cohort = 1\nmin_contributors = 2\n",
+            keys[1 - i].public_base64()
+        );
+        let path = dir.join(format!("{name}.policy.toml"));
+        std::fs::write(&path, policy).with_context(|| format!("cannot write {}", path.display()))?;
+        let policy = petri_policy::Policy::load(&path)?;
+        let source = DataSource::Csv {
+            path: csv,
+            column: column.to_string(),
+        };
+        owners.push(petri_he_executors::DataOwner::new(
+            name,
+            source,
+            std::sync::Arc::new(policy),
+        )?);
+    }
+    let [a, b]: [_; 2] = owners
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("two hospitals expected"))?;
+    Ok([a, b])
+}
+
 async fn wait_for_cloud(client: &Client, ids: &[String], key: &PrivateKey, timeout: u64) -> anyhow::Result<Process> {
     let start = Instant::now();
     loop {
@@ -184,7 +231,10 @@ pub(crate) async fn run(cmd: DemoCmd, out: &Output) -> anyhow::Result<()> {
     env.port = port;
     env.colony = "dev".into();
     let owner = PrivateKey::from_hex(DEV_COLONY_PRVKEY).context("built-in dev key is invalid")?;
+    let user = PrivateKey::from_hex(DEV_PRVKEY).context("built-in dev key is invalid")?;
     let column = args.column.clone();
+    let fingerprint = petri_he_executors::key_fingerprint(&keys.public);
+    let [r1_owner, r2_owner] = hospitals(&dir, &fingerprint, &user.id(), [r1, r2], &column)?;
     let runtimes = vec![
         petri_he_executors::data_executor(
             &env,
@@ -192,10 +242,7 @@ pub(crate) async fn run(cmd: DemoCmd, out: &Output) -> anyhow::Result<()> {
             "r1-hospital_executor",
             PrivateKey::generate(),
             "get_patient_data",
-            DataSource::Csv {
-                path: r1,
-                column: column.clone(),
-            },
+            r1_owner,
         ),
         petri_he_executors::data_executor(
             &env,
@@ -203,7 +250,7 @@ pub(crate) async fn run(cmd: DemoCmd, out: &Output) -> anyhow::Result<()> {
             "r2-hospital_executor",
             PrivateKey::generate(),
             "get_patient_data",
-            DataSource::Csv { path: r2, column },
+            r2_owner,
         ),
         petri_he_executors::aggregator_executor(
             &env,
@@ -226,9 +273,12 @@ pub(crate) async fn run(cmd: DemoCmd, out: &Output) -> anyhow::Result<()> {
                 .await
         }));
     }
-    eprintln!("executors: r1-hospital, r2-hospital (CSV data, answer with ciphertexts), cloud (adds ciphertexts)");
+    eprintln!(
+        "executors: r1-hospital, r2-hospital (CSV data, masked ciphertexts, policies and audit logs in {}), \
+         cloud (adds ciphertexts)",
+        dir.display()
+    );
 
-    let user = PrivateKey::from_hex(DEV_PRVKEY).context("built-in dev key is invalid")?;
     let graph = client.submit_workflow(workflow(&pubkey)?, &user).await?;
     eprintln!("workflow {} submitted", graph.processgraphid);
     let result = wait_for_cloud(&client, &graph.processids, &user, args.timeout).await;

@@ -28,6 +28,25 @@ pub(crate) enum HeCmd {
     Add(AddArgs),
     /// Decrypt ciphertexts given as files, `-` (stdin) or inline JSON, or a process's output.
     Decrypt(DecryptArgs),
+    /// Print the fingerprint a data owner's policy pins an analyst key by (`analyst_keys`).
+    Fingerprint(FingerprintArgs),
+    /// Make a data owner's mask key for secure sums (mode 0600); prints the public key the other
+    /// data owners pin under `[peers]`.
+    MaskKeygen(MaskKeygenArgs),
+}
+
+#[derive(Args)]
+pub(crate) struct FingerprintArgs {
+    /// The public key (any shape phe or the seed uses), or a file holding it.
+    #[arg(long, env = "PETRI_HE_PUBLIC_KEY")]
+    public_key: String,
+}
+
+#[derive(Args)]
+pub(crate) struct MaskKeygenArgs {
+    /// Where to write the key (must not exist).
+    #[arg(long)]
+    out: PathBuf,
 }
 
 #[derive(Args)]
@@ -232,6 +251,22 @@ pub(crate) async fn run(cmd: HeCmd, out: &Output) -> anyhow::Result<()> {
             outln!("{}", wire.to_value());
             Ok(())
         }
+        HeCmd::Fingerprint(a) => {
+            let pk = public_key(&a.public_key)?;
+            let fingerprint = petri_he_executors::key_fingerprint(&pk);
+            out.show(&json!({"bits": pk.bits(), "fingerprint": fingerprint}), || {
+                outln!("{fingerprint}")
+            })
+        }
+        HeCmd::MaskKeygen(a) => {
+            let key = petri_he_executors::mask::MaskKey::generate();
+            key.save(&a.out)?;
+            let public = key.public_base64();
+            out.show(&json!({"key": a.out, "public_key": public}), || {
+                eprintln!("Mask key written to {} (keep it secret)", a.out.display());
+                outln!("{public}");
+            })
+        }
         HeCmd::Decrypt(a) => {
             let sk = private_key(&a.private_key)?;
             let mut inputs = read_inputs(&a.inputs)?;
@@ -327,6 +362,10 @@ pub(crate) struct HeDataArgs {
     /// The query whose first column holds the values.
     #[arg(long)]
     query: Option<String>,
+    /// The data owner's policy (TOML): who may ask, pinned analyst keys, minimum cohort and
+    /// contributors, the audit log. Nothing is answered without one.
+    #[arg(long, env = "PETRI_POLICY")]
+    policy: PathBuf,
 }
 
 #[derive(Args)]
@@ -400,7 +439,14 @@ pub(crate) async fn run_data(args: HeDataArgs) -> anyhow::Result<()> {
     let (key, owner) = identity(&env)?;
     let name = name_for(&args.id, &key);
     let func = args.id.func.clone().unwrap_or_else(|| "get_patient_data".into());
-    let runtime = petri_he_executors::data_executor(&env, &name, &args.id.kind, key, &func, source);
+    let policy = petri_policy::Policy::load(&args.policy)?;
+    eprintln!(
+        "policy {} (audit log {})",
+        args.policy.display(),
+        policy.audit().path().display()
+    );
+    let data_owner = petri_he_executors::DataOwner::new(&name, source, std::sync::Arc::new(policy))?;
+    let runtime = petri_he_executors::data_executor(&env, &name, &args.id.kind, key, &func, data_owner);
     serve(runtime, owner, &format!("data executor {name} ({func})")).await
 }
 

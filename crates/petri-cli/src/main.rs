@@ -16,6 +16,7 @@ mod he;
 mod mpc;
 mod output;
 mod pki;
+mod policy_cmds;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -91,6 +92,9 @@ enum Command {
     Demo(demo::DemoCmd),
     /// Certificates: root CA, organisation CAs, node certificates, CSRs, revocation.
     Pki(pki::PkiArgs),
+    /// Data-owner policies: check a policy file, verify an audit log.
+    #[command(subcommand)]
+    Policy(policy_cmds::PolicyCmd),
     /// Three-party secret-shared computation: compute nodes, data nodes, sessions, benchmark.
     #[command(subcommand)]
     Mpc(mpc::MpcCmd),
@@ -139,6 +143,7 @@ fn main() {
             Command::Demo(cmd) => demo::run(cmd, &out).await,
             Command::Bench(cmd) => bench::run(cmd, &out).await,
             Command::Pki(args) => pki::run(args, &out),
+            Command::Policy(cmd) => policy_cmds::run(cmd, &out),
             Command::Mpc(cmd) => mpc::run(cmd, &out).await,
         }
     });

@@ -127,3 +127,48 @@ fn the_millionaires_example_runs_with_one_command() {
         assert_eq!(party["status"], "FINISHED");
     }
 }
+
+#[test]
+fn policy_and_mask_key_commands() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    // A mask key is written 0600 and never overwritten.
+    let public = ok(&petri(&["he", "mask-keygen", "--out", "m.key"], d));
+    assert_eq!(public.trim().len(), 44, "{public}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(d.join("m.key")).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    let again = petri(&["he", "mask-keygen", "--out", "m.key"], d);
+    assert!(!again.status.success());
+    // A policy with a typo is refused with the reason; a good one is summarised.
+    std::fs::write(
+        d.join("bad.toml"),
+        "audit_log = 'a.jsonl'\n[[dataset]]\nname = 'x'\nintiators = []\n",
+    )
+    .unwrap();
+    let bad = petri(&["policy", "check", "bad.toml"], d);
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("unknown field `intiators`"), "{err}");
+    std::fs::write(
+        d.join("good.toml"),
+        format!(
+            "audit_log = 'a.jsonl'\n[[dataset]]\nname = 'x'\ninitiators = ['*']\nanalyst_keys = ['{}']\n",
+            "ab".repeat(32)
+        ),
+    )
+    .unwrap();
+    let summary = ok(&petri(&["policy", "check", "good.toml"], d));
+    assert!(
+        summary.contains("is valid") && summary.contains("1 analyst keys"),
+        "{summary}"
+    );
+    // An empty audit log verifies; an altered one does not.
+    let audit = ok(&petri(&["policy", "audit", "a.jsonl"], d));
+    assert!(audit.contains("0 decisions, chain intact"), "{audit}");
+    std::fs::write(d.join("a.jsonl"), "{\"seq\":1}\n").unwrap();
+    assert!(!petri(&["policy", "audit", "a.jsonl"], d).status.success());
+}

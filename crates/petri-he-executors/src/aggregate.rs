@@ -11,7 +11,11 @@ use crate::{HeError, process_public_key};
 /// Sums ciphertexts found in `inputs` per label (unlabelled values count as `sum`), in the order
 /// `sum`, `count`, then other labels alphabetically. Each result is re-randomised. When no input
 /// is labelled, the output is the single unlabelled sum (the seed's shape).
-pub fn aggregate(pk: &PublicKey, inputs: &[Value]) -> Result<Vec<Value>, HeError> {
+///
+/// For a masked secure sum of `contributors` data owners, every label must have exactly that
+/// many ciphertexts, all at one exponent: rescaling a masked encoding would scale its mask, and a
+/// missing contributor leaves the others' masks in the sum.
+pub fn aggregate(pk: &PublicKey, inputs: &[Value], contributors: Option<usize>) -> Result<Vec<Value>, HeError> {
     let wires = collect_ciphertexts(&Value::Array(inputs.to_vec()))?;
     if wires.is_empty() {
         return Err(HeError::Request(
@@ -23,6 +27,21 @@ pub fn aggregate(pk: &PublicKey, inputs: &[Value]) -> Result<Vec<Value>, HeError
     for w in &wires {
         let label = w.label.clone().unwrap_or_else(|| "sum".into());
         groups.entry(label).or_default().push(pk.from_wire(w)?);
+    }
+    if let Some(expected) = contributors {
+        for (label, items) in &groups {
+            if items.len() != expected {
+                return Err(HeError::Request(format!(
+                    "the secure sum has {expected} contributors but {} {label} ciphertexts arrived",
+                    items.len()
+                )));
+            }
+            if items.iter().any(|c| c.exponent() != items[0].exponent()) {
+                return Err(HeError::Request(format!(
+                    "the {label} ciphertexts of the secure sum are at different exponents; set kwargs exponent"
+                )));
+            }
+        }
     }
     let mut order: Vec<String> = groups.keys().cloned().collect();
     order.sort_by_key(|l| match l.as_str() {
@@ -60,7 +79,12 @@ pub fn aggregator_executor(env: &Env, name: &str, kind: &str, key: PrivateKey, f
                     .cloned()
                     .collect();
             }
-            tokio::task::spawn_blocking(move || aggregate(&pk, &inputs))
+            let contributors = match job.process.spec.kwargs.get("contributors") {
+                None => None,
+                Some(Value::Array(list)) => Some(list.len()),
+                Some(_) => return Err(HeError::Request("kwargs contributors must be a list".into())),
+            };
+            tokio::task::spawn_blocking(move || aggregate(&pk, &inputs, contributors))
                 .await
                 .map_err(|e| HeError::Request(e.to_string()))?
         }

@@ -4,7 +4,11 @@
 //!   `get_patient_data` by reading a value, or a column of a CSV file, an SQLite query or a
 //!   PostgreSQL query ([`DataSource`]), summing it locally, and returning only ciphertexts under
 //!   the analyst's public key (the process's `kwargs["paillier-pubkey"]`). With
-//!   `kwargs["aggregate"] = "mean"` it also returns the encrypted count.
+//!   `kwargs["aggregate"] = "mean"` it also returns the encrypted count. It answers only what its
+//!   [`petri_policy::Policy`] allows (initiator, function, pinned analyst key, cohort size,
+//!   contributors) and records every decision in the policy's audit log.
+//! - Secure sums ([`mask`]): with `kwargs["contributors"]`, each data owner adds a pairwise mask
+//!   agreed with the others, so the analyst's key decrypts the total and nothing less.
 //! - [`aggregator_executor`]: the cloud. It answers a function such as `sum_patient_data` by
 //!   summing the ciphertexts in its `input` (its parents' outputs in a workflow), per label
 //!   (`sum`, `count`), and returns the re-randomised sums. It never holds a private key.
@@ -16,10 +20,13 @@
 //! accept objects and strings alike.
 
 mod aggregate;
+pub mod mask;
+mod owner;
 mod source;
 
 pub use aggregate::{aggregate, aggregator_executor};
-pub use source::{DataSource, data_executor, encrypt_answer, read_values};
+pub use owner::{DATASET, DataOwner, MIN_ANALYST_KEY_BITS, SecureSum, data_executor, key_fingerprint};
+pub use source::{DataSource, encrypt_answer, read_values};
 
 /// A ciphertext as one item of a process output: its `{"v", "e"[, "label"]}` JSON as a string.
 pub(crate) fn output_item(w: &petri_paillier::wire::WireCiphertext) -> serde_json::Value {
@@ -45,6 +52,9 @@ pub enum HeError {
     /// Anything else about the request.
     #[error("{0}")]
     Request(String),
+    /// The data owner's policy refused the request.
+    #[error("refused by the data owner's policy: {0}")]
+    Refused(String),
 }
 
 /// The public key of a process: `kwargs["paillier-pubkey"]`, else its first string argument.

@@ -3,12 +3,10 @@
 use std::path::PathBuf;
 
 use num_bigint::BigInt;
-use petri_executor::{Job, Runtime};
 use petri_paillier::{Number, PublicKey, WireCiphertext};
-use petri_sdk::{Env, PrivateKey};
 use serde_json::Value;
 
-use crate::{HeError, process_public_key};
+use crate::HeError;
 
 /// Where a data owner's values come from. Only the owner configures it: a function spec can ask
 /// for a sum or a mean, never for a different query.
@@ -137,7 +135,7 @@ async fn read_postgres(url: &str, query: &str) -> Result<Vec<Number>, HeError> {
 }
 
 /// The local sum of values: exact for integers, a float sum as soon as one value is a float.
-fn local_sum(values: &[Number]) -> Number {
+pub(crate) fn local_sum(values: &[Number]) -> Number {
     if values.iter().all(|v| matches!(v, Number::Int(_))) {
         let mut total = BigInt::from(0);
         for v in values {
@@ -173,43 +171,4 @@ pub fn encrypt_answer(pk: &PublicKey, values: &[Number], aggregate: &str) -> Res
             "unknown aggregate {other:?}: use \"sum\", \"mean\" or \"count\""
         ))),
     }
-}
-
-/// A data-owner executor named `name` of type `kind` that answers `funcname` from `source`.
-pub fn data_executor(
-    env: &Env,
-    name: &str,
-    kind: &str,
-    key: PrivateKey,
-    funcname: &str,
-    source: DataSource,
-) -> Runtime {
-    Runtime::new(env, name, kind, key).function(funcname, move |job: Job| {
-        let source = source.clone();
-        async move {
-            let answer = async {
-                let pk = process_public_key(&job.process.spec)?;
-                let aggregate = job
-                    .process
-                    .spec
-                    .kwargs
-                    .get("aggregate")
-                    .and_then(Value::as_str)
-                    .unwrap_or("sum")
-                    .to_owned();
-                let values = read_values(&source).await?;
-                tokio::task::spawn_blocking(move || encrypt_answer(&pk, &values, &aggregate))
-                    .await
-                    .map_err(|e| HeError::Request(e.to_string()))?
-            }
-            .await;
-            match answer {
-                Ok(out) => {
-                    tracing::info!(process = %job.process.processid, "answered with ciphertexts");
-                    Ok(out)
-                }
-                Err(e) => Err(e.to_string()),
-            }
-        }
-    })
 }

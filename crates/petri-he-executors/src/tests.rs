@@ -24,7 +24,12 @@ fn sums_and_means_by_label() {
     let k = keys();
     let r1 = encrypt_answer(&k.public, &[Number::from(40), Number::from(15)], "mean").expect("answer");
     let r2 = encrypt_answer(&k.public, &[Number::from(5)], "mean").expect("answer");
-    let out = aggregate(&k.public, &[r1[0].clone(), r1[1].clone(), r2[0].clone(), r2[1].clone()]).expect("sums");
+    let out = aggregate(
+        &k.public,
+        &[r1[0].clone(), r1[1].clone(), r2[0].clone(), r2[1].clone()],
+        None,
+    )
+    .expect("sums");
     let got = decrypt_all(&k, &out);
     assert_eq!(
         got,
@@ -36,11 +41,11 @@ fn sums_and_means_by_label() {
     // The seed's shape: unlabelled sums in, one unlabelled sum out.
     let a = encrypt_answer(&k.public, &[Number::from(55)], "sum").expect("answer");
     let b = encrypt_answer(&k.public, &[Number::Float(5.5)], "sum").expect("answer");
-    let out = aggregate(&k.public, &[a[0].clone(), b[0].clone()]).expect("sums");
+    let out = aggregate(&k.public, &[a[0].clone(), b[0].clone()], None).expect("sums");
     assert_eq!(decrypt_all(&k, &out), vec![(None, Number::Float(60.5))]);
     assert!(encrypt_answer(&k.public, &[], "median").is_err());
-    assert!(aggregate(&k.public, &[]).is_err());
-    assert!(aggregate(&k.public, &[json!({"v": "0", "e": 0})]).is_err());
+    assert!(aggregate(&k.public, &[], None).is_err());
+    assert!(aggregate(&k.public, &[json!({"v": "0", "e": 0})], None).is_err());
 }
 
 #[tokio::test]
@@ -121,4 +126,46 @@ fn public_key_from_kwargs_or_args() {
             .to_string()
             .contains(PUBKEY_KWARG)
     );
+}
+
+/// The masks of a session's contributors cancel modulo n, and only all of them together.
+#[test]
+fn masks_cancel_in_the_full_sum_only() {
+    use crate::mask::{MaskKey, Session, contributors, mask, parse_public};
+    let n = num_bigint::BigUint::from(2u32).pow(2048) - 159u32;
+    let names: Vec<String> = ["c", "a", "b", "d"].iter().map(|s| s.to_string()).collect();
+    let keys: Vec<MaskKey> = names.iter().map(|_| MaskKey::generate()).collect();
+    let public = |name: &str| {
+        names
+            .iter()
+            .position(|n| n == name)
+            .map(|i| parse_public(&keys[i].public_base64()).expect("public"))
+    };
+    let masks_for = |session: &str| -> Vec<num_bigint::BigUint> {
+        names
+            .iter()
+            .enumerate()
+            .map(|(i, me)| {
+                let sorted = contributors(&names, me).expect("contributors");
+                let s = Session {
+                    id: session,
+                    me,
+                    contributors: &sorted,
+                };
+                mask(&keys[i], public, &s, "sum", &n).expect("mask")
+            })
+            .collect()
+    };
+    let masks = masks_for("s1");
+    let total = masks.iter().fold(num_bigint::BigUint::default(), |a, m| (a + m) % &n);
+    assert_eq!(total, num_bigint::BigUint::default());
+    let partial = masks[..3]
+        .iter()
+        .fold(num_bigint::BigUint::default(), |a, m| (a + m) % &n);
+    assert!(partial.bits() > 1900, "a partial sum of masks is not random-looking");
+    // Another session gives other masks.
+    assert_ne!(masks_for("s2")[0], masks[0]);
+    // Bad lists are refused.
+    assert!(contributors(&["a".into(), "a".into()], "a").is_err());
+    assert!(contributors(&["a".into(), "b".into()], "z").is_err());
 }

@@ -248,7 +248,10 @@ impl AuditLog {
         let body = serde_json::to_string(&line).map_err(|e| err(e.to_string()))?;
         let hash = chain(&tail.prev, &body);
         let text = format!("{},\"hash\":\"{hash}\"}}\n", &body[..body.len() - 1]);
-        let written = tail.file.write_all(text.as_bytes()).and_then(|()| tail.file.sync_data());
+        let written = tail
+            .file
+            .write_all(text.as_bytes())
+            .and_then(|()| tail.file.sync_data());
         if let Err(e) = written {
             *guard = None;
             return Err(err(e.to_string()));

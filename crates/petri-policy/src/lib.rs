@@ -279,6 +279,11 @@ impl Policy {
         self.peers.get(name).map(String::as_str)
     }
 
+    /// The names of the datasets the policy has rules for.
+    pub fn dataset_names(&self) -> impl Iterator<Item = &str> {
+        self.datasets.iter().map(|d| d.name.as_str())
+    }
+
     /// The rules for `dataset`.
     pub fn dataset(&self, dataset: &str) -> Option<&DatasetPolicy> {
         self.datasets.iter().find(|d| d.name == dataset)

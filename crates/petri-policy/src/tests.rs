@@ -107,7 +107,11 @@ fn programs_need_their_hash_and_recipients() {
         session: None,
     };
     assert_eq!(check(&p, &program(PROGRAM, &to_analyst)), Ok(()));
-    assert!(check(&p, &program(OTHER_KEY, &to_analyst)).unwrap_err().contains("program b000"));
+    assert!(
+        check(&p, &program(OTHER_KEY, &to_analyst))
+            .unwrap_err()
+            .contains("program b000")
+    );
     assert!(
         check(&p, &program(PROGRAM, &to_alice))
             .unwrap_err()
