@@ -136,9 +136,12 @@ def test_secure_sum_demo_keeps_plaintext_out_of_the_broker(tmp_path):
             assert secret.encode() not in data, f"{secret} found in {path.name}"
 
 
-def test_python_hospital_and_rust_executors_compute_a_secure_mean(petri_server, colony, tmp_path):
+@pytest.mark.parametrize("masked", [False, True], ids=["unmasked", "masked"])
+def test_python_hospital_and_rust_executors_compute_a_secure_mean(petri_server, colony, tmp_path, masked):
     """The mixed path of examples/secure-sum: the seed's Python hospital executor (pycolonies + phe)
-    and petri's Rust data owner answer; petri's Rust aggregator sums both; phe decrypts."""
+    and petri's Rust data owner answer; petri's Rust aggregator sums both; phe decrypts. Masked,
+    both hospitals add pairwise masks (Python with `cryptography`, Rust with x25519-dalek) that
+    cancel only in the total, so phe cannot decrypt either hospital's answer alone."""
     from pycolonies import Colonies, func_spec
     from model import Workflow
 
@@ -147,14 +150,23 @@ def test_python_hospital_and_rust_executors_compute_a_secure_mean(petri_server, 
     env = colony.example_env(petri_server.env)
     env["PYTHONUNBUFFERED"] = "1"
     (tmp_path / "r2.csv").write_text("patient,age\nx,30\ny,20\n")
-    # The Rust hospital's policy: only this colony's analyst, only this key (by fingerprint), and
-    # answers without pairwise masks, because the seed's Python hospital does not mask.
+    # The Rust hospital's policy: only this colony's analyst, only this key (by fingerprint);
+    # unmasked, it must allow answers without pairwise masks.
     fingerprint = petri("he", "fingerprint", "--public-key", pubkey).stdout.strip()
     assert fingerprint == hashlib.sha3_256(public.n.to_bytes((public.n.bit_length() + 7) // 8, "big")).hexdigest()
+    r1_mask = petri("he", "mask-keygen", "--out", str(tmp_path / "r1.mask.key")).stdout.strip()
+    r2_mask = petri("he", "mask-keygen", "--out", str(tmp_path / "r2.mask.key")).stdout.strip()
     (tmp_path / "r2.policy.toml").write_text(
-        'audit_log = "r2.audit.jsonl"\n[[dataset]]\nname = "default"\n'
+        'owner = "r2-hospital"\naudit_log = "r2.audit.jsonl"\nmask_key = "r2.mask.key"\n'
+        f'[peers]\n"r1-hospital" = "{r1_mask}"\n[[dataset]]\nname = "default"\n'
         f'initiators = ["{colony.executorid}"]\nfunctions = ["get_patient_data"]\n'
-        f'analyst_keys = ["{fingerprint}"]\nmin_cohort = 2\nallow_unmasked = true\n')
+        f'analyst_keys = ["{fingerprint}"]\nmin_cohort = 2\nmin_contributors = 2\n'
+        f'allow_unmasked = {"false" if masked else "true"}\n')
+    mask_args = ["--name", "r1-hospital", "--mask-key", str(tmp_path / "r1.mask.key"),
+                 "--peer", f"r2-hospital={r2_mask}"]
+    kwargs = {"paillier-pubkey": pubkey, "aggregate": "mean"}
+    if masked:
+        kwargs["contributors"] = ["r1-hospital", "r2-hospital"]
     logs, procs = [], []
 
     def start(cmd):
@@ -162,7 +174,8 @@ def test_python_hospital_and_rust_executors_compute_a_secure_mean(petri_server, 
         logs.append(log)
         procs.append(subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
 
-    start([os.sys.executable, str(REPO / "examples" / "secure-sum" / "hospital_executor.py"), "r1-hospital", "55"])
+    start([os.sys.executable, str(REPO / "examples" / "secure-sum" / "hospital_executor.py"), "r1-hospital", "55",
+           *mask_args])
     start([str(PETRI), "executor", "he-data", "--type", "r2-hospital", "--func", "get_patient_data",
            "--csv", str(tmp_path / "r2.csv"), "--column", "age", "--policy", str(tmp_path / "r2.policy.toml")])
     start([str(PETRI), "executor", "he-aggregate", "--type", "cloud", "--func", "sum_patient_data"])
@@ -173,7 +186,7 @@ def test_python_hospital_and_rust_executors_compute_a_secure_mean(petri_server, 
                                            ("r2", "r2-hospital", "get_patient_data", []),
                                            ("cloud", "cloud", "sum_patient_data", ["r1", "r2"])]:
             spec = func_spec(func=func, args=[], colonyname=colony.name, executortype=kind, maxexectime=60,
-                             maxretries=1, kwargs={"paillier-pubkey": pubkey, "aggregate": "mean"})
+                             maxretries=1, kwargs=kwargs)
             spec.nodename = nodename
             spec.conditions.dependencies = deps
             wf.functionspecs.append(spec)
@@ -193,6 +206,18 @@ def test_python_hospital_and_rust_executors_compute_a_secure_mean(petri_server, 
             parent = colonies.find_process(nodename, graph.processids, colony.executor_prvkey)
             items = [json.loads(o) for o in colonies.get_process(parent.processid, colony.executor_prvkey).output]
             assert items and all(set(i) == {"v", "e", "label"} for i in items), items
+            # Masked, the analyst's key cannot read one hospital's answer: it decodes to a number
+            # far from the hospital's data, or overflows.
+            own = {55 + 0: "r1", 30 + 20: "r2"}
+            for item in items:
+                try:
+                    plain = private.decrypt(paillier.EncryptedNumber(public, int(item["v"]), int(item["e"])))
+                except OverflowError:
+                    plain = None
+                if masked:
+                    assert plain is None or abs(plain) > 2**1000, (nodename, plain)
+                else:
+                    assert plain is not None and (plain in own or plain in (1, 2)), (nodename, plain)
         audit = json.loads(petri("--json", "policy", "audit", str(tmp_path / "r2.audit.jsonl")).stdout)
         assert [d["decision"] for d in audit["decisions"]] == ["released"]
     finally:
