@@ -1,0 +1,43 @@
+//! Federated learning for petri.
+//!
+//! - [`secagg`]: SecAgg/SecAgg+-style secure aggregation. Collaborators mask their weighted
+//!   updates so that the aggregator learns only their sum; a collaborator that drops out after
+//!   sharing its keys is recovered from its neighbours' Shamir shares ([`shamir`]).
+//! - [`fedavg`]: plain federated averaging, the reference the secure aggregate must equal.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod secagg;
+pub mod shamir;
+
+/// Errors of federated learning.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FlError {
+    /// A plan or round configuration that cannot work.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// A message out of order, malformed, or refused.
+    #[error("secure aggregation: {0}")]
+    Protocol(String),
+}
+
+/// Federated averaging: the average of `updates` weighted by their weights.
+pub fn fedavg(updates: &[(Vec<f64>, u32)]) -> Option<Vec<f64>> {
+    let len = updates.first()?.0.len();
+    let total: f64 = updates.iter().map(|(_, w)| f64::from(*w)).sum();
+    if total <= 0.0 || updates.iter().any(|(u, _)| u.len() != len) {
+        return None;
+    }
+    let mut avg = vec![0.0; len];
+    for (u, w) in updates {
+        for (a, v) in avg.iter_mut().zip(u) {
+            *a += f64::from(*w) * v / total;
+        }
+    }
+    Some(avg)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,184 @@
+use std::collections::BTreeMap;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+
+use crate::secagg::{Advert, Client, Config, Masked, Server, UnmaskReply, decode_average, encode};
+use crate::shamir::{random_scalar, recover, share};
+use crate::{FlError, fedavg};
+
+fn config(len: usize, threshold: usize, degree: Option<usize>) -> Config {
+    Config {
+        round: 7,
+        threshold,
+        degree,
+        frac_bits: 24,
+        clip: 8.0,
+        max_weight: 1000,
+        len: len + 1,
+    }
+}
+
+/// Runs one round; clients in `drop_after_sharing` share keys and then vanish. Returns the
+/// aggregate, the masked inputs the server saw, and the plain updates.
+fn round(
+    n: u32,
+    len: usize,
+    threshold: usize,
+    degree: Option<usize>,
+    drop_after_sharing: &[u32],
+    seed: u64,
+) -> Result<(Vec<f64>, Vec<Masked>, Vec<(Vec<f64>, u32)>), FlError> {
+    let mut rng = ChaCha20Rng::seed_from_u64(seed);
+    let cfg = config(len, threshold, degree);
+    let mut server = Server::new(cfg.clone());
+    let mut clients = Vec::new();
+    let mut adverts: Vec<Advert> = Vec::new();
+    for id in 0..n {
+        let (c, a) = Client::new(id, cfg.clone(), &mut rng);
+        clients.push(c);
+        adverts.push(a);
+    }
+    let all = server.adverts(adverts)?;
+    let mut boxes = Vec::new();
+    for c in &mut clients {
+        boxes.extend(c.share_keys(&all, &mut rng)?);
+    }
+    let mut routed = server.route(boxes);
+    let mut masked = Vec::new();
+    let mut plain = Vec::new();
+    for c in clients.iter_mut() {
+        let update: Vec<f64> = (0..len).map(|_| rng.random_range(-3.0..3.0)).collect();
+        let weight = rng.random_range(1..=500u32);
+        let inbox = routed.remove(&c.id()).unwrap_or_default();
+        if drop_after_sharing.contains(&c.id()) {
+            continue;
+        }
+        masked.push(c.masked_input(&inbox, &update, weight)?);
+        plain.push((update, weight));
+    }
+    let request = server.collect(masked.clone())?;
+    let mut replies: Vec<UnmaskReply> = Vec::new();
+    for c in clients.iter_mut().filter(|c| request.survivors.contains(&c.id())) {
+        replies.push(c.unmask(&request)?);
+    }
+    let sum = server.finish(&replies)?;
+    let (_, avg) = decode_average(&cfg, &sum)?;
+    Ok((avg, masked, plain))
+}
+
+fn close(a: &[f64], b: &[f64], tol: f64) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() <= tol)
+}
+
+#[test]
+fn secure_aggregate_equals_fedavg() {
+    for (n, degree) in [(3, None), (5, None), (10, Some(4)), (20, Some(6))] {
+        let (avg, _, plain) = round(n, 50, 3, degree, &[], n as u64).expect("round");
+        let reference = fedavg(&plain).expect("fedavg");
+        assert!(
+            close(&avg, &reference, 1e-6),
+            "n={n}: {:?} vs {:?}",
+            &avg[..3],
+            &reference[..3]
+        );
+    }
+}
+
+#[test]
+fn a_collaborator_dropping_mid_round_is_recovered() {
+    for (n, degree, dropped) in [(5, None, vec![2]), (10, Some(4), vec![0, 7]), (20, Some(6), vec![19])] {
+        let (avg, _, plain) = round(n, 30, 3, degree, &dropped, 99).expect("round with dropouts");
+        // The aggregate is the survivors' FedAvg.
+        let reference = fedavg(&plain).expect("fedavg");
+        assert!(close(&avg, &reference, 1e-6), "n={n} dropped={dropped:?}");
+    }
+}
+
+#[test]
+fn the_aggregator_never_receives_an_unmasked_update() {
+    let cfg = config(200, 3, None);
+    let (_, masked, plain) = round(5, 200, 3, None, &[], 5).expect("round");
+    for (m, (update, weight)) in masked.iter().zip(&plain) {
+        let encoded = encode(&cfg, update, *weight).expect("encode");
+        let equal = m.y.iter().zip(&encoded).filter(|(a, b)| a == b).count();
+        assert_eq!(equal, 0, "client {} sent coordinates in the clear", m.id);
+        // Masked words look uniform: their high bits are set about half the time.
+        let high = m.y.iter().filter(|v| **v >> 63 == 1).count();
+        assert!((60..=140).contains(&high), "client {}: {high} of 201 high bits", m.id);
+    }
+}
+
+#[test]
+fn too_many_dropouts_fail_with_a_reason() {
+    let e = round(4, 5, 3, None, &[0, 1], 3).unwrap_err().to_string();
+    assert!(e.contains("fewer than the threshold"), "{e}");
+}
+
+#[test]
+fn a_client_never_reveals_both_secrets_of_one_peer() {
+    let mut rng = ChaCha20Rng::seed_from_u64(1);
+    let cfg = config(4, 2, None);
+    let mut clients = Vec::new();
+    let mut adverts = Vec::new();
+    for id in 0..3 {
+        let (c, a) = Client::new(id, cfg.clone(), &mut rng);
+        clients.push(c);
+        adverts.push(a);
+    }
+    let mut server = Server::new(cfg);
+    let all = server.adverts(adverts).unwrap();
+    let mut boxes = Vec::new();
+    for c in &mut clients {
+        boxes.extend(c.share_keys(&all, &mut rng).unwrap());
+    }
+    let mut routed: BTreeMap<_, _> = server.route(boxes);
+    let c0 = &mut clients[0];
+    c0.masked_input(&routed.remove(&0).unwrap(), &[1.0; 4], 1).unwrap();
+    // A server claiming client 1 both survived and dropped is refused.
+    let bad = crate::secagg::UnmaskRequest {
+        survivors: vec![0, 1, 2],
+        dropped: vec![1],
+    };
+    let e = c0.unmask(&bad).unwrap_err().to_string();
+    assert!(e.contains("both survivor and dropped"), "{e}");
+    // And a second request after an answer is refused too.
+    let good = crate::secagg::UnmaskRequest {
+        survivors: vec![0, 2],
+        dropped: vec![1],
+    };
+    c0.unmask(&good).unwrap();
+    assert!(c0.unmask(&good).is_err());
+}
+
+#[test]
+fn shamir_recovers_with_any_threshold_subset() {
+    let mut rng = ChaCha20Rng::seed_from_u64(2);
+    let secret = random_scalar(&mut rng);
+    let shares = share(&secret, 3, &[4, 9, 2, 11, 0], &mut rng);
+    assert_eq!(recover(&shares[..3]), Some(secret));
+    assert_eq!(recover(&shares[2..]), Some(secret));
+    assert_ne!(recover(&shares[..2]), Some(secret));
+    assert_eq!(recover(&[shares[0], shares[0], shares[1]]), None);
+}
+
+#[test]
+fn bad_updates_are_refused() {
+    let cfg = config(3, 2, None);
+    assert!(encode(&cfg, &[1.0, 2.0], 1).is_err());
+    assert!(encode(&cfg, &[1.0, 2.0, 3.0], 0).is_err());
+    assert!(encode(&cfg, &[1.0, 2.0, 3.0], 1001).is_err());
+    let huge = Config { clip: 1e12, ..cfg };
+    assert!(huge.check(10).is_err());
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(12))]
+    #[test]
+    fn any_small_round_matches_fedavg(n in 3u32..9, len in 1usize..20, seed in 0u64..1000, drop in proptest::option::of(0u32..9)) {
+        let dropped: Vec<u32> = drop.filter(|d| *d < n && n > 3).into_iter().collect();
+        let (avg, _, plain) = round(n, len, 3, None, &dropped, seed).expect("round");
+        let reference = fedavg(&plain).expect("fedavg");
+        proptest::prop_assert!(close(&avg, &reference, 1e-6));
+    }
+}
