@@ -19,6 +19,9 @@ fn config(len: usize, threshold: usize, degree: Option<usize>) -> Config {
     }
 }
 
+/// The aggregate, the masked inputs the server saw, and the plain (update, weight) pairs.
+type RoundResult = (Vec<f64>, Vec<Masked>, Vec<(Vec<f64>, u32)>);
+
 /// Runs one round; clients in `drop_after_sharing` share keys and then vanish. Returns the
 /// aggregate, the masked inputs the server saw, and the plain updates.
 fn round(
@@ -28,7 +31,7 @@ fn round(
     degree: Option<usize>,
     drop_after_sharing: &[u32],
     seed: u64,
-) -> Result<(Vec<f64>, Vec<Masked>, Vec<(Vec<f64>, u32)>), FlError> {
+) -> Result<RoundResult, FlError> {
     let mut rng = ChaCha20Rng::seed_from_u64(seed);
     let cfg = config(len, threshold, degree);
     let mut server = Server::new(cfg.clone());
