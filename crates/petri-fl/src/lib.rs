@@ -4,12 +4,14 @@
 //!   updates so that the aggregator learns only their sum; a collaborator that drops out after
 //!   sharing its keys is recovered from its neighbours' Shamir shares ([`shamir`]).
 //! - [`fedavg`]: plain federated averaging, the reference the secure aggregate must equal.
+//! - [`train`]: the built-in trainer (logistic regression, a small MLP) on CSV files.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod secagg;
 pub mod shamir;
+pub mod train;
 
 /// Errors of federated learning.
 #[derive(Debug, thiserror::Error)]
@@ -21,6 +23,9 @@ pub enum FlError {
     /// A message out of order, malformed, or refused.
     #[error("secure aggregation: {0}")]
     Protocol(String),
+    /// Training data that cannot be used.
+    #[error("data: {0}")]
+    Data(String),
 }
 
 /// Federated averaging: the average of `updates` weighted by their weights.

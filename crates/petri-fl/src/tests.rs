@@ -185,3 +185,105 @@ proptest::proptest! {
         proptest::prop_assert!(close(&avg, &reference, 1e-6));
     }
 }
+
+mod training {
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha20Rng;
+
+    use crate::train::{Dataset, Model, mean_std};
+
+    /// Two Gaussian blobs (linear) or an XOR pattern (not linear).
+    fn data(n: usize, xor: bool, seed: u64) -> Dataset {
+        let mut rng = ChaCha20Rng::seed_from_u64(seed);
+        let mut d = Dataset::default();
+        for _ in 0..n {
+            let (a, b): (f64, f64) = (rng.random_range(-1.0..1.0), rng.random_range(-1.0..1.0));
+            let y = if xor {
+                (a * b > 0.0) as u8
+            } else {
+                (a + 0.5 * b > 0.1) as u8
+            };
+            d.x.push(vec![a * 10.0 + 3.0, b * 0.1 - 7.0, rng.random_range(-1.0..1.0)]);
+            d.y.push(f64::from(y));
+        }
+        d
+    }
+
+    fn standardized(mut d: Dataset) -> Dataset {
+        let (s, s2, n) = d.moments();
+        let (m, sd) = mean_std(&s, &s2, n as f64);
+        d.standardize(&m, &sd);
+        d
+    }
+
+    #[test]
+    fn logistic_regression_learns_a_linear_boundary() {
+        let train = standardized(data(800, false, 1));
+        let model = Model::Logreg;
+        let mut rng = ChaCha20Rng::seed_from_u64(2);
+        let mut w = model.init(3, &mut rng);
+        let (loss0, _) = model.evaluate(&w, &train).unwrap();
+        model.train(&mut w, &train, 20, 0.5, 16, &mut rng).unwrap();
+        let (loss, acc) = model.evaluate(&w, &train).unwrap();
+        assert!(loss < loss0 && acc > 0.95, "loss {loss0} -> {loss}, accuracy {acc}");
+    }
+
+    #[test]
+    fn the_mlp_learns_xor_where_logistic_regression_cannot() {
+        let train = standardized(data(1000, true, 3));
+        let mut rng = ChaCha20Rng::seed_from_u64(4);
+        let mlp = Model::Mlp { hidden: 8 };
+        let mut w = mlp.init(3, &mut rng);
+        mlp.train(&mut w, &train, 200, 0.3, 16, &mut rng).unwrap();
+        let (_, acc) = mlp.evaluate(&w, &train).unwrap();
+        let mut l = Model::Logreg.init(3, &mut rng);
+        Model::Logreg.train(&mut l, &train, 50, 0.3, 16, &mut rng).unwrap();
+        let (_, lin) = Model::Logreg.evaluate(&l, &train).unwrap();
+        assert!(acc > 0.9 && lin < 0.7, "mlp {acc}, logreg {lin}");
+    }
+
+    /// Backpropagation matches finite differences of the loss.
+    #[test]
+    fn mlp_gradients_match_finite_differences() {
+        let d = standardized(data(5, true, 5));
+        let model = Model::Mlp { hidden: 3 };
+        let mut rng = ChaCha20Rng::seed_from_u64(6);
+        let w = model.init(3, &mut rng);
+        // One full-batch SGD step with learning rate lr moves w by -lr * mean gradient.
+        let lr = 1e-3;
+        let mut stepped = w.clone();
+        model.train(&mut stepped, &d, 1, lr, d.x.len(), &mut rng).unwrap();
+        for i in 0..w.len() {
+            let analytic = (w[i] - stepped[i]) / lr;
+            let h = 1e-6;
+            let (mut up, mut down) = (w.clone(), w.clone());
+            up[i] += h;
+            down[i] -= h;
+            let numeric = (model.evaluate(&up, &d).unwrap().0 - model.evaluate(&down, &d).unwrap().0) / (2.0 * h);
+            assert!(
+                (analytic - numeric).abs() < 1e-5,
+                "parameter {i}: {analytic} vs {numeric}"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_csvs_are_refused_with_the_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.csv");
+        for (text, reason) in [
+            ("a,label\n1,0\nx,1\n", "row 3 column 1 is not a number"),
+            ("a,label\n1,2\n", "label 2 is not 0 or 1"),
+            ("a,b\n1,0\n", "no column \"label\""),
+            ("a,label\n", "no rows"),
+        ] {
+            std::fs::write(&path, text).unwrap();
+            let e = Dataset::load_csv(&path, "label").unwrap_err().to_string();
+            assert!(e.contains(reason), "{e}");
+        }
+        std::fs::write(&path, "a,label,b\n1,1,2\n3,0,4\n").unwrap();
+        let d = Dataset::load_csv(&path, "label").unwrap();
+        assert_eq!(d.x, vec![vec![1.0, 2.0], vec![3.0, 4.0]]);
+        assert_eq!(d.y, vec![1.0, 0.0]);
+    }
+}
