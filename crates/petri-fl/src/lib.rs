@@ -5,10 +5,14 @@
 //!   sharing its keys is recovered from its neighbours' Shamir shares ([`shamir`]).
 //! - [`fedavg`]: plain federated averaging, the reference the secure aggregate must equal.
 //! - [`train`]: the built-in trainer (logistic regression, a small MLP) on CSV files.
+//! - [`plan`]: a federation's plan file; [`round`]: one round at the aggregator and at a
+//!   collaborator, over any message [`round::Link`].
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod plan;
+pub mod round;
 pub mod secagg;
 pub mod shamir;
 pub mod train;

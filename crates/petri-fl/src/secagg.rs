@@ -81,6 +81,22 @@ impl Config {
     }
 }
 
+impl Default for Config {
+    /// Defaults for tests and examples: round 0, threshold 2, everyone a neighbour, 24
+    /// fractional bits, clip 8, weights up to 100 000, one coordinate.
+    fn default() -> Self {
+        Config {
+            round: 0,
+            threshold: 2,
+            degree: None,
+            frac_bits: 24,
+            clip: 8.0,
+            max_weight: 100_000,
+            len: 1,
+        }
+    }
+}
+
 /// Step 1: a client's public keys.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Advert {

@@ -287,3 +287,189 @@ mod training {
         assert_eq!(d.y, vec![1.0, 0.0]);
     }
 }
+
+mod rounds {
+    use std::time::Duration;
+
+    use tokio::sync::mpsc;
+
+    use crate::FlError;
+    use crate::plan::Plan;
+    use crate::round::{Link, Member, Message, RoundSettings, Trainer, aggregate_round, collaborate_round};
+
+    /// One end of an in-memory link.
+    struct Mem {
+        tx: mpsc::UnboundedSender<Message>,
+        rx: mpsc::UnboundedReceiver<Message>,
+        /// Messages the aggregator received, to check none is an unmasked update.
+        seen: Option<mpsc::UnboundedSender<Message>>,
+    }
+
+    #[async_trait::async_trait]
+    impl Link for Mem {
+        async fn send(&mut self, message: &Message) -> Result<(), FlError> {
+            self.tx
+                .send(message.clone())
+                .map_err(|_| FlError::Protocol("link closed".into()))
+        }
+        async fn recv(&mut self) -> Result<Message, FlError> {
+            let m = self
+                .rx
+                .recv()
+                .await
+                .ok_or_else(|| FlError::Protocol("link closed".into()))?;
+            if let Some(seen) = &self.seen {
+                let _ = seen.send(m.clone());
+            }
+            Ok(m)
+        }
+    }
+
+    fn pair(seen: mpsc::UnboundedSender<Message>) -> (Mem, Mem) {
+        let (a_tx, a_rx) = mpsc::unbounded_channel();
+        let (b_tx, b_rx) = mpsc::unbounded_channel();
+        (
+            Mem {
+                tx: a_tx,
+                rx: b_rx,
+                seen: Some(seen),
+            },
+            Mem {
+                tx: b_tx,
+                rx: a_rx,
+                seen: None,
+            },
+        )
+    }
+
+    /// A trainer whose update is a fixed vector, so the expected average is known.
+    struct Fixed {
+        update: Vec<f64>,
+        weight: u32,
+        /// Fail training in this round (a collaborator that drops after sharing keys).
+        crash_in: Option<u32>,
+    }
+
+    impl Trainer for Fixed {
+        fn train(&mut self, round: u32, _weights: &[f64]) -> Result<(Vec<f64>, u32), FlError> {
+            if self.crash_in == Some(round) {
+                return Err(FlError::Data("the disk is gone".into()));
+            }
+            Ok((self.update.clone(), self.weight))
+        }
+        fn evaluate(&mut self, _weights: &[f64]) -> Result<(f64, f64, u64), FlError> {
+            Ok((0.5, 0.75, 10))
+        }
+    }
+
+    async fn run(
+        n: usize,
+        secure: bool,
+        crash: Option<usize>,
+    ) -> (Result<crate::round::RoundOutcome, FlError>, Vec<Message>, Vec<Fixed>) {
+        let names: Vec<String> = (0..n).map(|i| format!("site-{i}")).collect();
+        let plan = Plan::parse(&format!(
+            "name = 't'\nrounds = 1\ncollaborators = {names:?}\nmin_collaborators = {}\n[model]\nkind = 'logreg'\n\
+             [training]\nlearning_rate = 0.1\n[secure_aggregation]\nenabled = {secure}\nthreshold = 2\n",
+            n - usize::from(crash.is_some())
+        ))
+        .expect("plan");
+        let (seen_tx, mut seen_rx) = mpsc::unbounded_channel();
+        let mut members = Vec::new();
+        let mut tasks = Vec::new();
+        let mut trainers = Vec::new();
+        for (i, name) in names.iter().enumerate() {
+            let (agg_end, collab_end) = pair(seen_tx.clone());
+            members.push(Member::new(name.clone(), agg_end));
+            let mut trainer = Fixed {
+                update: (0..4).map(|k| (i * 10 + k) as f64 / 7.0).collect(),
+                weight: 10 + i as u32,
+                crash_in: (crash == Some(i)).then_some(1),
+            };
+            trainers.push(Fixed {
+                update: trainer.update.clone(),
+                weight: trainer.weight,
+                crash_in: trainer.crash_in,
+            });
+            tasks.push(tokio::spawn(async move {
+                let mut link = collab_end;
+                collaborate_round(&mut link, &mut trainer).await
+            }));
+        }
+        let settings = RoundSettings {
+            round: 1,
+            secagg: secure.then(|| plan.secagg(1, 4)),
+            min_collaborators: plan.min_collaborators(),
+            stage: Duration::from_secs(5),
+        };
+        let outcome = aggregate_round(&mut members, &[0.0; 4], &settings).await;
+        for t in tasks {
+            let _ = t.await;
+        }
+        drop(members);
+        let mut seen = Vec::new();
+        while let Ok(m) = seen_rx.try_recv() {
+            seen.push(m);
+        }
+        (outcome, seen, trainers)
+    }
+
+    fn expected(trainers: &[Fixed]) -> Vec<f64> {
+        let updates: Vec<(Vec<f64>, u32)> = trainers
+            .iter()
+            .filter(|t| t.crash_in.is_none())
+            .map(|t| (t.update.clone(), t.weight))
+            .collect();
+        crate::fedavg(&updates).expect("fedavg")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_secure_round_gives_fedavg_and_the_aggregator_sees_only_masked_updates() {
+        let (outcome, seen, trainers) = run(5, true, None).await;
+        let outcome = outcome.expect("round");
+        let want = expected(&trainers);
+        assert!(
+            outcome.weights.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-6),
+            "{outcome:?}"
+        );
+        assert_eq!(outcome.aggregated.len(), 5);
+        assert_eq!(outcome.accuracy, Some(0.75));
+        assert!(seen.iter().all(|m| !matches!(m, Message::Plain { .. })));
+        for t in &trainers {
+            for m in &seen {
+                if let Message::Masked(masked) = m {
+                    // No coordinate of any update appears in any masked message.
+                    let encoded = crate::secagg::encode(
+                        &crate::secagg::Config {
+                            len: 5,
+                            ..Default::default()
+                        },
+                        &t.update,
+                        t.weight,
+                    );
+                    if let Ok(e) = encoded {
+                        assert!(masked.y.iter().zip(&e).all(|(a, b)| a != b));
+                    }
+                }
+            }
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_collaborator_failing_mid_round_is_recovered() {
+        let (outcome, _, trainers) = run(4, true, Some(2)).await;
+        let outcome = outcome.expect("round despite a dropout");
+        assert_eq!(outcome.dropped, vec!["site-2".to_string()]);
+        let want = expected(&trainers);
+        assert!(outcome.weights.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-6));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_plain_round_gives_fedavg() {
+        let (outcome, seen, trainers) = run(3, false, None).await;
+        let outcome = outcome.expect("round");
+        let want = expected(&trainers);
+        assert!(outcome.weights.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-12));
+        assert!(seen.iter().any(|m| matches!(m, Message::Plain { .. })));
+    }
+}
