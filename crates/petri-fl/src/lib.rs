@@ -6,11 +6,12 @@
 //! - [`fedavg`]: plain federated averaging, the reference the secure aggregate must equal.
 //! - [`train`]: the built-in trainer (logistic regression, a small MLP) on CSV files.
 //! - [`plan`]: a federation's plan file; [`round`]: one round at the aggregator and at a
-//!   collaborator, over any message [`round::Link`].
+//!   collaborator, over any message [`round::Link`]; [`net`]: those links over mutual TLS.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod net;
 pub mod plan;
 pub mod round;
 pub mod secagg;
@@ -30,6 +31,12 @@ pub enum FlError {
     /// Training data that cannot be used.
     #[error("data: {0}")]
     Data(String),
+    /// The network failed, or a peer sent something unusable.
+    #[error("network: {0}")]
+    Net(String),
+    /// A TLS handshake or certificate was refused.
+    #[error("tls: {0}")]
+    Tls(String),
 }
 
 /// Federated averaging: the average of `updates` weighted by their weights.
