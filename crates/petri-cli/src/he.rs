@@ -403,7 +403,7 @@ impl HeDataArgs {
 
 /// The executor's key and whether it registers itself: with COLONIES_COLONY_PRVKEY a fresh key
 /// that self-registers (development), otherwise COLONIES_PRVKEY, already approved by the owner.
-fn identity(env: &Env) -> anyhow::Result<(PrivateKey, Option<PrivateKey>)> {
+pub(crate) fn identity(env: &Env) -> anyhow::Result<(PrivateKey, Option<PrivateKey>)> {
     match env.colony_prvkey() {
         Ok(owner) => Ok((PrivateKey::generate(), Some(owner))),
         Err(_) => Ok((
@@ -413,7 +413,7 @@ fn identity(env: &Env) -> anyhow::Result<(PrivateKey, Option<PrivateKey>)> {
     }
 }
 
-async fn serve(runtime: petri_executor::Runtime, owner: Option<PrivateKey>, what: &str) -> anyhow::Result<()> {
+pub(crate) async fn serve(runtime: petri_executor::Runtime, owner: Option<PrivateKey>, what: &str) -> anyhow::Result<()> {
     runtime.register(owner.as_ref()).await?;
     eprintln!(
         "{what} registered (id {}); waiting for processes, Ctrl-C to stop",

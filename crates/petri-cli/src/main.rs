@@ -12,6 +12,7 @@ mod client_cmds;
 mod demo;
 mod dev;
 mod ext_cmds;
+mod fl;
 mod he;
 mod mpc;
 mod output;
@@ -92,6 +93,9 @@ enum Command {
     Demo(demo::DemoCmd),
     /// Certificates: root CA, organisation CAs, node certificates, CSRs, revocation.
     Pki(pki::PkiArgs),
+    /// Federated learning: aggregator and collaborators under mutual TLS, rounds as a workflow.
+    #[command(subcommand)]
+    Fl(fl::FlCmd),
     /// Data-owner policies: check a policy file, verify an audit log.
     #[command(subcommand)]
     Policy(policy_cmds::PolicyCmd),
@@ -144,6 +148,7 @@ fn main() {
             Command::Bench(cmd) => bench::run(cmd, &out).await,
             Command::Pki(args) => pki::run(args, &out),
             Command::Policy(cmd) => policy_cmds::run(cmd, &out),
+            Command::Fl(cmd) => fl::run(cmd, &out).await,
             Command::Mpc(cmd) => mpc::run(cmd, &out).await,
         }
     });

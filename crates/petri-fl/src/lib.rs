@@ -7,16 +7,20 @@
 //! - [`train`]: the built-in trainer (logistic regression, a small MLP) on CSV files.
 //! - [`plan`]: a federation's plan file; [`round`]: one round at the aggregator and at a
 //!   collaborator, over any message [`round::Link`]; [`net`]: those links over mutual TLS.
+//! - [`executor`]: rounds as petri processes (`fl_aggregate`, `fl_train`) and the federation's
+//!   workflow; [`weights`]: the safetensors files a user's training command reads and writes.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod executor;
 pub mod net;
 pub mod plan;
 pub mod round;
 pub mod secagg;
 pub mod shamir;
 pub mod train;
+pub mod weights;
 
 /// Errors of federated learning.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +41,9 @@ pub enum FlError {
     /// A TLS handshake or certificate was refused.
     #[error("tls: {0}")]
     Tls(String),
+    /// The data owner's policy refused the round.
+    #[error("refused by the data owner's policy: {0}")]
+    Refused(String),
 }
 
 /// Federated averaging: the average of `updates` weighted by their weights.

@@ -6,6 +6,7 @@
 //! collaborators = ["site-a.example", "site-b.example", "site-c.example"]  # certificate names
 //! min_collaborators = 3           # fewer in a round (after dropouts) fails the round
 //! seed = 1                        # initial weights
+//! features = 30                   # feature columns of every collaborator's CSV
 //!
 //! [model]
 //! kind = "logreg"                 # or "mlp" with hidden = 16
@@ -53,6 +54,8 @@ pub struct Plan {
     /// Seed of the initial weights.
     #[serde(default)]
     pub seed: u64,
+    /// Feature columns of every collaborator's data.
+    pub features: usize,
     /// The model.
     pub model: Model,
     /// Local training.
@@ -181,6 +184,9 @@ impl Plan {
 
     fn check(&self) -> Result<(), FlError> {
         let bad = |m: String| Err(FlError::Config(m));
+        if self.features == 0 || self.features > 1_000_000 {
+            return bad(format!("features must be in 1..=1000000, not {}", self.features));
+        }
         if self.rounds == 0 {
             return bad("rounds must be at least 1".into());
         }
@@ -217,7 +223,7 @@ impl Plan {
             {
                 return bad(format!("degree {d} gives fewer share holders than the threshold {t}"));
             }
-            self.secagg(0, 1).check(n)?;
+            self.secagg(0, self.model.params(self.features)).check(n)?;
         }
         Ok(())
     }

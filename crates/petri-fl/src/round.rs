@@ -29,6 +29,13 @@ use crate::secagg::{Advert, Client, ClientId, Config, Masked, Server, ShareBox, 
 /// Everything that crosses a link.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub enum Message {
+    /// A collaborator's first message: the federation and round it came for.
+    Hello {
+        /// The federation.
+        federation: String,
+        /// The round.
+        round: u32,
+    },
     /// A round begins: the collaborator's id, the global weights and, with secure aggregation,
     /// its parameters.
     Start {
@@ -116,6 +123,11 @@ impl<L: Link> Member<L> {
             link,
             alive: true,
         }
+    }
+
+    /// Takes the member out of the round (or back in, before it starts).
+    pub fn set_alive(&mut self, alive: bool) {
+        self.alive = alive;
     }
 }
 

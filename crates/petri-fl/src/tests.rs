@@ -369,7 +369,7 @@ mod rounds {
     ) -> (Result<crate::round::RoundOutcome, FlError>, Vec<Message>, Vec<Fixed>) {
         let names: Vec<String> = (0..n).map(|i| format!("site-{i}")).collect();
         let plan = Plan::parse(&format!(
-            "name = 't'\nrounds = 1\ncollaborators = {names:?}\nmin_collaborators = {}\n[model]\nkind = 'logreg'\n\
+            "name = 't'\nrounds = 1\nfeatures = 3\ncollaborators = {names:?}\nmin_collaborators = {}\n[model]\nkind = 'logreg'\n\
              [training]\nlearning_rate = 0.1\n[secure_aggregation]\nenabled = {secure}\nthreshold = 2\n",
             n - usize::from(crash.is_some())
         ))

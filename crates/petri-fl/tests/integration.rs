@@ -87,7 +87,7 @@ async fn three_sites_train_over_mutual_tls_and_a_foreign_site_is_refused() {
     let theirs = pki(dir.path(), "other-root", "evil", "evil.test");
     let names: Vec<String> = (0..3).map(|i| format!("site-{i}.fed.test")).collect();
     let plan = Plan::parse(&format!(
-        "name = 'blobs'\nrounds = 3\ncollaborators = {names:?}\n[model]\nkind = 'logreg'\n[training]\nlearning_rate = 0.3\n"
+        "name = 'blobs'\nrounds = 3\nfeatures = 4\ncollaborators = {names:?}\n[model]\nkind = 'logreg'\n[training]\nlearning_rate = 0.3\n"
     ))
     .unwrap();
     let aggregator = issue(&ours, "fed", "agg.fed.test", dir.path());

@@ -1,0 +1,289 @@
+//! `petri fl`: federated learning. An aggregator and collaborators as executors under mutual TLS,
+//! a federation's rounds as a workflow, and the tools around it (plan hash, evaluation).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use petri_fl::executor::{Aggregator, Collaborator, aggregator_executor, collaborator_executor, plan_hash, workflow};
+use petri_fl::plan::Plan;
+use petri_fl::train::{Dataset, Model};
+use petri_pki::tls::{TlsFiles, TlsMaterial};
+use petri_sdk::Env;
+use petri_sdk::model::{WorkflowSpec, state};
+use serde_json::{Value, json};
+
+use crate::he::{identity, serve};
+use crate::output::{Output, table};
+
+#[derive(Subcommand)]
+pub(crate) enum FlCmd {
+    /// Run the aggregator as an executor (type fl-aggregator) answering fl_aggregate processes;
+    /// collaborators dial it over mutual TLS.
+    Aggregator(AggregatorArgs),
+    /// Run a collaborator as an executor (type fl-collaborator) answering fl_train processes.
+    Collaborator(CollaboratorArgs),
+    /// Submit a federation: one workflow with every round, and follow it.
+    Run(RunArgs),
+    /// Print the hash a collaborator's policy pins a plan by.
+    Hash {
+        /// The plan (TOML).
+        plan: PathBuf,
+    },
+    /// Accuracy and loss of a model the aggregator wrote (model.json) on a CSV.
+    Evaluate {
+        /// The model file.
+        #[arg(long)]
+        model: PathBuf,
+        /// The CSV to evaluate on.
+        #[arg(long)]
+        data: PathBuf,
+        /// The label column.
+        #[arg(long, default_value = "label")]
+        label: String,
+        /// Standardise with the data's own statistics (as collaborators do with theirs).
+        #[arg(long)]
+        standardize: bool,
+    },
+}
+
+#[derive(Args)]
+pub(crate) struct Tls {
+    /// The root CA certificate to trust.
+    #[arg(long, env = "PETRI_TLS_CA")]
+    ca: PathBuf,
+    /// This node's certificate chain.
+    #[arg(long, env = "PETRI_TLS_CERT")]
+    cert: PathBuf,
+    /// This node's private key.
+    #[arg(long, env = "PETRI_TLS_KEY")]
+    key: PathBuf,
+    /// A CRL to honour (repeatable).
+    #[arg(long = "crl")]
+    crl: Vec<PathBuf>,
+}
+
+impl Tls {
+    fn load(&self) -> anyhow::Result<TlsMaterial> {
+        TlsMaterial::load(&TlsFiles {
+            ca: self.ca.clone(),
+            cert: self.cert.clone(),
+            key: self.key.clone(),
+            crls: self.crl.clone(),
+        })
+        .context("cannot load the TLS files")
+    }
+}
+
+#[derive(Args)]
+pub(crate) struct AggregatorArgs {
+    /// Executor name (also what plans' workflows address); use the certificate's name.
+    #[arg(long)]
+    name: String,
+    /// Address collaborators dial.
+    #[arg(long)]
+    listen: String,
+    /// Key ids that may run federations here (repeatable; "*" for any colony member).
+    #[arg(long = "initiator", required = true)]
+    initiators: Vec<String>,
+    /// Where each federation's model is written (FEDERATION/model.json).
+    #[arg(long, default_value = "./fl-models")]
+    out: PathBuf,
+    #[command(flatten)]
+    tls: Tls,
+}
+
+#[derive(Args)]
+pub(crate) struct CollaboratorArgs {
+    /// Executor name: this site's certificate name, as the plan lists it.
+    #[arg(long)]
+    name: String,
+    /// Training rows (CSV with a header; the plan names the label column).
+    #[arg(long)]
+    data: PathBuf,
+    /// Test rows for the federated evaluation (default: the training rows).
+    #[arg(long)]
+    test: Option<PathBuf>,
+    /// The data owner's policy: which initiators, plans (`petri fl hash`) and aggregators.
+    #[arg(long, env = "PETRI_POLICY")]
+    policy: PathBuf,
+    /// Where weight files for a training command go.
+    #[arg(long, default_value = "./fl-work")]
+    work: PathBuf,
+    #[command(flatten)]
+    tls: Tls,
+}
+
+#[derive(Args)]
+pub(crate) struct RunArgs {
+    /// The plan (TOML).
+    #[arg(long)]
+    plan: PathBuf,
+    /// The aggregator's HOST:PORT, as collaborators dial it.
+    #[arg(long)]
+    aggregator: String,
+    /// The aggregator's executor and certificate name.
+    #[arg(long)]
+    aggregator_name: String,
+    /// Federation id (default: a random one).
+    #[arg(long)]
+    federation: Option<String>,
+    /// Return after submitting instead of following the rounds.
+    #[arg(long)]
+    no_wait: bool,
+    /// Seconds to wait for every round.
+    #[arg(long, default_value_t = 3600)]
+    timeout: u64,
+}
+
+pub(crate) async fn run(cmd: FlCmd, out: &Output) -> anyhow::Result<()> {
+    match cmd {
+        FlCmd::Aggregator(a) => {
+            let env = Env::from_env()?;
+            let tls = a.tls.load()?;
+            let listener = tokio::net::TcpListener::bind(&a.listen)
+                .await
+                .with_context(|| format!("cannot listen on {}", a.listen))?;
+            let aggregator = Arc::new(Aggregator::new(listener, tls, a.initiators, &a.out));
+            let (key, owner) = identity(&env)?;
+            let runtime = aggregator_executor(&env, &a.name, key, aggregator);
+            serve(runtime, owner, &format!("aggregator {} on {}", a.name, a.listen)).await
+        }
+        FlCmd::Collaborator(a) => {
+            let env = Env::from_env()?;
+            let tls = a.tls.load()?;
+            let policy = petri_policy::Policy::load(&a.policy)?;
+            let collaborator = Arc::new(Collaborator::new(
+                &a.name,
+                &a.data,
+                a.test.as_deref(),
+                tls,
+                Arc::new(policy),
+                &a.work,
+            ));
+            let (key, owner) = identity(&env)?;
+            let runtime = collaborator_executor(&env, key, collaborator);
+            serve(runtime, owner, &format!("collaborator {}", a.name)).await
+        }
+        FlCmd::Hash { plan } => {
+            let text = std::fs::read_to_string(&plan).with_context(|| format!("cannot read {}", plan.display()))?;
+            Plan::parse(&text)?;
+            outln!("{}", plan_hash(&text));
+            Ok(())
+        }
+        FlCmd::Evaluate {
+            model,
+            data,
+            label,
+            standardize,
+        } => {
+            let record: Value = serde_json::from_str(
+                &std::fs::read_to_string(&model).with_context(|| format!("cannot read {}", model.display()))?,
+            )
+            .context("not a model file")?;
+            let kind: Model = serde_json::from_value(record["model"].clone()).context("the model file names no model")?;
+            let weights: Vec<f64> =
+                serde_json::from_value(record["weights"].clone()).context("the model file has no weights")?;
+            let mut d = Dataset::load_csv(&data, &label)?;
+            if standardize {
+                let (s, s2, n) = d.moments();
+                let (m, sd) = petri_fl::train::mean_std(&s, &s2, n as f64);
+                d.standardize(&m, &sd);
+            }
+            let (loss, accuracy) = kind.evaluate(&weights, &d)?;
+            out.show(&json!({"loss": loss, "accuracy": accuracy, "rows": d.x.len()}), || {
+                outln!("accuracy {accuracy:.4}, loss {loss:.4} on {} rows", d.x.len())
+            })
+        }
+        FlCmd::Run(a) => run_federation(a, out).await,
+    }
+}
+
+async fn run_federation(a: RunArgs, out: &Output) -> anyhow::Result<()> {
+    let env = Env::from_env()?;
+    let client = env.client();
+    let key = env.prvkey()?;
+    let text = std::fs::read_to_string(&a.plan).with_context(|| format!("cannot read {}", a.plan.display()))?;
+    let plan = Plan::parse(&text)?;
+    let federation = a
+        .federation
+        .unwrap_or_else(|| format!("{}-{:08x}", plan.name, rand::random::<u32>()));
+    let specs = workflow(&env.colony, &federation, &text, &a.aggregator, &a.aggregator_name)?;
+    let graph = client
+        .submit_workflow(
+            WorkflowSpec {
+                colonyname: env.colony.clone(),
+                functionspecs: specs,
+            },
+            &key,
+        )
+        .await?;
+    eprintln!(
+        "federation {federation}: workflow {} with {} rounds of {} collaborators",
+        graph.processgraphid,
+        plan.rounds,
+        plan.collaborators.len()
+    );
+    if a.no_wait {
+        return out.show(&json!({"federation": federation, "workflow": graph.processgraphid}), || {
+            outln!("{}", graph.processgraphid)
+        });
+    }
+    let start = Instant::now();
+    let mut reported = 0;
+    let rounds = loop {
+        let g = client.get_graph(&graph.processgraphid, &key).await?;
+        let mut done = Vec::new();
+        for id in &g.processids {
+            let p = client.get_process(id, &key).await?;
+            if p.spec.funcname != "fl_aggregate" {
+                continue;
+            }
+            if p.state == state::FAILED {
+                bail!("{} failed: {}", p.spec.nodename, p.errors.join("; "));
+            }
+            if p.state == state::SUCCESS
+                && let Some(Value::String(s)) = p.output.first()
+            {
+                done.push(serde_json::from_str::<Value>(s).unwrap_or_default());
+            }
+        }
+        done.sort_by_key(|r| r["round"].as_u64());
+        for r in done.iter().skip(reported) {
+            if !out.json {
+                eprintln!(
+                    "round {}: {} aggregated, accuracy {}, {:.2} s",
+                    r["round"],
+                    r["aggregated"].as_array().map_or(0, Vec::len),
+                    r["accuracy"].as_f64().map_or("-".into(), |x| format!("{x:.4}")),
+                    r["seconds"].as_f64().unwrap_or(0.0)
+                );
+            }
+        }
+        reported = done.len();
+        if done.len() as u32 == plan.rounds {
+            break done;
+        }
+        if start.elapsed() > Duration::from_secs(a.timeout) {
+            bail!("the federation did not finish within {} s", a.timeout);
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    out.show(&json!({"federation": federation, "workflow": graph.processgraphid, "rounds": rounds}), || {
+        let mut t = table(&["round", "aggregated", "dropped", "loss", "accuracy", "seconds"]);
+        for r in &rounds {
+            let f = |k: &str| r[k].as_f64().map_or("-".into(), |x| format!("{x:.4}"));
+            t.add_row(vec![
+                r["round"].to_string(),
+                r["aggregated"].as_array().map_or(0, Vec::len).to_string(),
+                r["dropped"].as_array().map_or(0, Vec::len).to_string(),
+                f("loss"),
+                f("accuracy"),
+                f("seconds"),
+            ]);
+        }
+        outln!("{t}");
+    })
+}
