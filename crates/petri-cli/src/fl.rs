@@ -183,7 +183,8 @@ pub(crate) async fn run(cmd: FlCmd, out: &Output) -> anyhow::Result<()> {
                 &std::fs::read_to_string(&model).with_context(|| format!("cannot read {}", model.display()))?,
             )
             .context("not a model file")?;
-            let kind: Model = serde_json::from_value(record["model"].clone()).context("the model file names no model")?;
+            let kind: Model =
+                serde_json::from_value(record["model"].clone()).context("the model file names no model")?;
             let weights: Vec<f64> =
                 serde_json::from_value(record["weights"].clone()).context("the model file has no weights")?;
             let mut d = Dataset::load_csv(&data, &label)?;
@@ -227,9 +228,10 @@ async fn run_federation(a: RunArgs, out: &Output) -> anyhow::Result<()> {
         plan.collaborators.len()
     );
     if a.no_wait {
-        return out.show(&json!({"federation": federation, "workflow": graph.processgraphid}), || {
-            outln!("{}", graph.processgraphid)
-        });
+        return out.show(
+            &json!({"federation": federation, "workflow": graph.processgraphid}),
+            || outln!("{}", graph.processgraphid),
+        );
     }
     let start = Instant::now();
     let mut reported = 0;
@@ -271,19 +273,22 @@ async fn run_federation(a: RunArgs, out: &Output) -> anyhow::Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
     };
-    out.show(&json!({"federation": federation, "workflow": graph.processgraphid, "rounds": rounds}), || {
-        let mut t = table(&["round", "aggregated", "dropped", "loss", "accuracy", "seconds"]);
-        for r in &rounds {
-            let f = |k: &str| r[k].as_f64().map_or("-".into(), |x| format!("{x:.4}"));
-            t.add_row(vec![
-                r["round"].to_string(),
-                r["aggregated"].as_array().map_or(0, Vec::len).to_string(),
-                r["dropped"].as_array().map_or(0, Vec::len).to_string(),
-                f("loss"),
-                f("accuracy"),
-                f("seconds"),
-            ]);
-        }
-        outln!("{t}");
-    })
+    out.show(
+        &json!({"federation": federation, "workflow": graph.processgraphid, "rounds": rounds}),
+        || {
+            let mut t = table(&["round", "aggregated", "dropped", "loss", "accuracy", "seconds"]);
+            for r in &rounds {
+                let f = |k: &str| r[k].as_f64().map_or("-".into(), |x| format!("{x:.4}"));
+                t.add_row(vec![
+                    r["round"].to_string(),
+                    r["aggregated"].as_array().map_or(0, Vec::len).to_string(),
+                    r["dropped"].as_array().map_or(0, Vec::len).to_string(),
+                    f("loss"),
+                    f("accuracy"),
+                    f("seconds"),
+                ]);
+            }
+            outln!("{t}");
+        },
+    )
 }

@@ -413,7 +413,11 @@ pub(crate) fn identity(env: &Env) -> anyhow::Result<(PrivateKey, Option<PrivateK
     }
 }
 
-pub(crate) async fn serve(runtime: petri_executor::Runtime, owner: Option<PrivateKey>, what: &str) -> anyhow::Result<()> {
+pub(crate) async fn serve(
+    runtime: petri_executor::Runtime,
+    owner: Option<PrivateKey>,
+    what: &str,
+) -> anyhow::Result<()> {
     runtime.register(owner.as_ref()).await?;
     eprintln!(
         "{what} registered (id {}); waiting for processes, Ctrl-C to stop",

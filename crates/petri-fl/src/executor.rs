@@ -109,12 +109,18 @@ impl Aggregator {
         }
         let plan = Plan::parse(&task.plan)?;
         if task.round == 0 || task.round > plan.rounds {
-            return Err(FlError::Config(format!("round {} is outside 1..={}", task.round, plan.rounds)));
+            return Err(FlError::Config(format!(
+                "round {} is outside 1..={}",
+                task.round, plan.rounds
+            )));
         }
         let weights = if task.round == 1 {
             initial_weights(&plan)
         } else {
-            let models = self.models.lock().map_err(|_| FlError::Config("lock poisoned".into()))?;
+            let models = self
+                .models
+                .lock()
+                .map_err(|_| FlError::Config("lock poisoned".into()))?;
             match models.get(&task.federation) {
                 Some((r, w)) if *r + 1 == task.round => w.clone(),
                 _ => {
@@ -195,7 +201,13 @@ fn round_id(task: &RoundTask) -> u64 {
 
 fn sanitize(name: &str) -> String {
     name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -244,7 +256,10 @@ impl Collaborator {
         let task = RoundTask::of(process)?;
         let plan = Plan::parse(&task.plan)?;
         if !plan.collaborators.contains(&self.name) {
-            return Err(FlError::Config(format!("{} is not a collaborator of this plan", self.name)));
+            return Err(FlError::Config(format!(
+                "{} is not a collaborator of this plan",
+                self.name
+            )));
         }
         let mut train = Dataset::load_csv(&self.train_csv, &plan.training.label)?;
         let mut test = match &self.test_csv {
@@ -322,9 +337,14 @@ impl Trainer for SiteTrainer {
         match &t.command {
             None => {
                 let mut w = weights.to_vec();
-                self.plan
-                    .model
-                    .train(&mut w, &self.train, t.epochs, t.learning_rate, t.batch_size, &mut self.rng)?;
+                self.plan.model.train(
+                    &mut w,
+                    &self.train,
+                    t.epochs,
+                    t.learning_rate,
+                    t.batch_size,
+                    &mut self.rng,
+                )?;
                 Ok((w, rows))
             }
             Some(command) => {
@@ -401,7 +421,13 @@ pub fn collaborator_executor(env: &Env, key: PrivateKey, collaborator: Arc<Colla
 
 /// The workflow of a federation: per round an `fl_aggregate` process at the aggregator and an
 /// `fl_train` process per collaborator, each round after the previous aggregation.
-pub fn workflow(colony: &str, federation: &str, plan_text: &str, aggregator: &str, aggregator_name: &str) -> Result<Vec<petri_sdk::model::FunctionSpec>, FlError> {
+pub fn workflow(
+    colony: &str,
+    federation: &str,
+    plan_text: &str,
+    aggregator: &str,
+    aggregator_name: &str,
+) -> Result<Vec<petri_sdk::model::FunctionSpec>, FlError> {
     let plan = Plan::parse(plan_text)?;
     let stage = i64::try_from(plan.timeouts.stage_secs).unwrap_or(i64::MAX / 20);
     let mut specs = Vec::new();
@@ -417,7 +443,11 @@ pub fn workflow(colony: &str, federation: &str, plan_text: &str, aggregator: &st
             Ok(Value::Object(map)) => map,
             _ => return Err(FlError::Config("cannot encode the round's parameters".into())),
         };
-        let deps = if round == 1 { vec![] } else { vec![format!("aggregate-{}", round - 1)] };
+        let deps = if round == 1 {
+            vec![]
+        } else {
+            vec![format!("aggregate-{}", round - 1)]
+        };
         let mut node = |name: String, func: &str, kind: &str, executor: &str| {
             let mut spec = petri_sdk::model::FunctionSpec::default();
             spec.nodename = name;
@@ -432,7 +462,12 @@ pub fn workflow(colony: &str, federation: &str, plan_text: &str, aggregator: &st
             spec.maxwaittime = -1;
             specs.push(spec);
         };
-        node(format!("aggregate-{round}"), "fl_aggregate", "fl-aggregator", aggregator_name);
+        node(
+            format!("aggregate-{round}"),
+            "fl_aggregate",
+            "fl-aggregator",
+            aggregator_name,
+        );
         for c in &plan.collaborators {
             node(format!("train-{round}-{c}"), "fl_train", "fl-collaborator", c);
         }

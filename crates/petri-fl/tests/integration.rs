@@ -149,3 +149,161 @@ async fn three_sites_train_over_mutual_tls_and_a_foreign_site_is_refused() {
     assert!(refused.is_err(), "a foreign certificate got a link");
     let _: PathBuf = dir.path().to_path_buf();
 }
+
+fn write_csv(path: &Path, d: &Dataset) {
+    let mut text = String::from("a,b,c,d,label\n");
+    for (x, y) in d.x.iter().zip(&d.y) {
+        let row: Vec<String> = x.iter().map(|v| v.to_string()).collect();
+        text += &format!("{},{y}\n", row.join(","));
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+/// A federation as a petri workflow: the broker schedules every round's aggregation and training
+/// processes; weights travel over mTLS only; a plan the sites did not pin is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_federation_runs_as_a_workflow_and_sites_refuse_unpinned_plans() {
+    use petri_api::model::state;
+    use petri_fl::executor::{
+        Aggregator, Collaborator, aggregator_executor, collaborator_executor, plan_hash, workflow,
+    };
+    use petri_sdk::{Env, PrivateKey};
+    use std::sync::Arc;
+
+    let dir = tempfile::tempdir().unwrap();
+    let ours = pki(dir.path(), "root", "fed", "fed.test");
+    let server = petri_e2e::TestServer::start().await;
+    let colony = server.colony().await;
+    let client = server.client();
+    let mut env = Env::default();
+    env.host = "127.0.0.1".into();
+    env.port = server.addr().port();
+    env.colony = colony.name.clone();
+
+    let names: Vec<String> = (0..3).map(|i| format!("site-{i}.fed.test")).collect();
+    let plan_text = format!(
+        "name = 'blobs'\nrounds = 3\nfeatures = 4\ncollaborators = {names:?}\n[model]\nkind = 'mlp'\nhidden = 4\n\
+         [training]\nlearning_rate = 0.3\nepochs = 2\n[timeouts]\nstage_secs = 20\n"
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let out = dir.path().join("models");
+    let aggregator = Arc::new(Aggregator::new(
+        listener,
+        issue(&ours, "fed", "agg.fed.test", dir.path()),
+        vec![colony.executor.id()],
+        &out,
+    ));
+    let mut runtimes = vec![aggregator_executor(
+        &env,
+        "agg.fed.test",
+        PrivateKey::generate(),
+        aggregator,
+    )];
+    for (i, name) in names.iter().enumerate() {
+        let site = dir.path().join(format!("data-{i}"));
+        std::fs::create_dir_all(&site).unwrap();
+        write_csv(&site.join("train.csv"), &blobs(150, i as u64));
+        write_csv(&site.join("test.csv"), &blobs(50, 10 + i as u64));
+        std::fs::write(
+            site.join("policy.toml"),
+            format!(
+                "audit_log = 'audit.jsonl'\n[[dataset]]\nname = 'default'\ninitiators = ['{}']\nprograms = ['{}']\n\
+                 recipients = ['agg.fed.test']\n",
+                colony.executor.id(),
+                plan_hash(&plan_text)
+            ),
+        )
+        .unwrap();
+        let policy = petri_policy::Policy::load(&site.join("policy.toml")).unwrap();
+        let collaborator = Collaborator::new(
+            name,
+            &site.join("train.csv"),
+            Some(&site.join("test.csv")),
+            issue(&ours, "fed", name, dir.path()),
+            Arc::new(policy),
+            &site.join("work"),
+        );
+        runtimes.push(collaborator_executor(
+            &env,
+            PrivateKey::generate(),
+            Arc::new(collaborator),
+        ));
+    }
+    let (stop, _) = tokio::sync::broadcast::channel::<()>(1);
+    let mut tasks = Vec::new();
+    for rt in runtimes {
+        rt.register(Some(&colony.key)).await.unwrap();
+        let mut stopped = stop.subscribe();
+        tasks.push(tokio::spawn(async move {
+            rt.run(async move {
+                let _ = stopped.recv().await;
+            })
+            .await
+        }));
+    }
+
+    let submit = |text: &str, federation: &str| {
+        let specs = workflow(&colony.name, federation, text, &addr, "agg.fed.test").unwrap();
+        petri_api::model::WorkflowSpec {
+            colonyname: colony.name.clone(),
+            functionspecs: specs,
+        }
+    };
+    let key = &colony.executor.key;
+    let graph = client.submit_workflow(submit(&plan_text, "fed-1"), key).await.unwrap();
+    let outputs = petri_e2e::within(120, async {
+        loop {
+            let mut rounds = Vec::new();
+            for id in &graph.processids {
+                let p = client.get_process(id, key).await.unwrap();
+                assert_ne!(p.state, state::FAILED, "{}: {:?}", p.spec.nodename, p.errors);
+                if p.spec.funcname == "fl_aggregate" && p.state == state::SUCCESS {
+                    rounds.push(p.output.clone());
+                }
+            }
+            if rounds.len() == 3 {
+                break rounds;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    for output in &outputs {
+        let text = output[0].as_str().unwrap();
+        let r: serde_json::Value = serde_json::from_str(text).unwrap();
+        assert_eq!(r["aggregated"].as_array().unwrap().len(), 3, "{r}");
+        assert!(!text.contains("weights"), "a process output carries the model: {text}");
+    }
+    let model: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("fed-1").join("model.json")).unwrap()).unwrap();
+    assert_eq!(model["round"], 3);
+
+    // A plan the sites did not pin (one more round) is refused by every site's policy.
+    let other = plan_text
+        .replace("rounds = 3", "rounds = 4")
+        .replace("stage_secs = 20", "stage_secs = 3");
+    let graph = client.submit_workflow(submit(&other, "fed-2"), key).await.unwrap();
+    let refused = petri_e2e::within(60, async {
+        loop {
+            let mut errors = Vec::new();
+            for id in &graph.processids {
+                let p = client.get_process(id, key).await.unwrap();
+                if p.spec.funcname == "fl_train" && p.state == state::FAILED {
+                    errors.push(p.errors.join("; "));
+                }
+            }
+            if errors.len() == 3 {
+                break errors;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    assert!(refused.iter().all(|e| e.contains("is not allowed")), "{refused:?}");
+    let _ = stop.send(());
+    for t in tasks {
+        let _ = t.await;
+    }
+    server.stop().await;
+}
