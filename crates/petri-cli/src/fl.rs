@@ -27,6 +27,38 @@ pub(crate) enum FlCmd {
     Collaborator(CollaboratorArgs),
     /// Submit a federation: one workflow with every round, and follow it.
     Run(RunArgs),
+    /// Run a plan on this machine without a broker: a throw-away PKI, the aggregator and one
+    /// collaborator per site over loopback mutual TLS (DIR/<collaborator>/train.csv, test.csv).
+    Local {
+        /// The plan (TOML).
+        #[arg(long)]
+        plan: PathBuf,
+        /// The sites' data: a folder per collaborator name.
+        #[arg(long)]
+        sites: PathBuf,
+        /// Also evaluate the final model on this CSV (standardised with its own statistics).
+        #[arg(long)]
+        test: Option<PathBuf>,
+    },
+    /// Seconds per round at N collaborators and P parameters (an MLP on synthetic data),
+    /// with and without secure aggregation, over loopback mutual TLS.
+    Bench {
+        /// Collaborator counts.
+        #[arg(long, value_delimiter = ',', default_value = "5,10,20")]
+        collaborators: Vec<usize>,
+        /// Model parameters (rounded to a whole MLP).
+        #[arg(long, default_value_t = 100_000)]
+        params: usize,
+        /// Rounds per configuration (the mean is reported).
+        #[arg(long, default_value_t = 3)]
+        rounds: u32,
+        /// Rows per collaborator.
+        #[arg(long, default_value_t = 100)]
+        rows: usize,
+        /// SecAgg+ neighbours (default: everyone).
+        #[arg(long)]
+        degree: Option<usize>,
+    },
     /// Print the hash a collaborator's policy pins a plan by.
     Hash {
         /// The plan (TOML).
@@ -199,6 +231,14 @@ pub(crate) async fn run(cmd: FlCmd, out: &Output) -> anyhow::Result<()> {
             })
         }
         FlCmd::Run(a) => run_federation(a, out).await,
+        FlCmd::Local { plan, sites, test } => local(&plan, &sites, test.as_deref(), out).await,
+        FlCmd::Bench {
+            collaborators,
+            params,
+            rounds,
+            rows,
+            degree,
+        } => bench(&collaborators, params, rounds, rows, degree, out).await,
     }
 }
 
@@ -291,4 +331,155 @@ async fn run_federation(a: RunArgs, out: &Output) -> anyhow::Result<()> {
             outln!("{t}");
         },
     )
+}
+
+async fn local(
+    plan_path: &std::path::Path,
+    sites: &std::path::Path,
+    test: Option<&std::path::Path>,
+    out: &Output,
+) -> anyhow::Result<()> {
+    use petri_fl::local::{Site, run, standardize_sites};
+    let plan = Plan::load(plan_path)?;
+    let mut data = Vec::new();
+    for name in &plan.collaborators {
+        let dir = sites.join(name);
+        let train = Dataset::load_csv(&dir.join("train.csv"), &plan.training.label)?;
+        let test = match dir.join("test.csv") {
+            p if p.exists() => Dataset::load_csv(&p, &plan.training.label)?,
+            _ => train.clone(),
+        };
+        data.push(Site { train, test });
+    }
+    standardize_sites(&mut data);
+    let work = tempfile::tempdir()?;
+    let (rounds, weights) = run(&plan, data, work.path(), |r| {
+        if !out.json {
+            eprintln!(
+                "round {}: {} aggregated, accuracy {}, {:.3} s",
+                r.round,
+                r.aggregated.len(),
+                r.accuracy.map_or("-".into(), |a| format!("{a:.4}")),
+                r.seconds
+            );
+        }
+    })
+    .await?;
+    let held_out = match test {
+        Some(p) => {
+            let mut d = Dataset::load_csv(p, &plan.training.label)?;
+            let (s, s2, n) = d.moments();
+            let (m, sd) = petri_fl::train::mean_std(&s, &s2, n as f64);
+            d.standardize(&m, &sd);
+            Some(plan.model.evaluate(&weights, &d)?)
+        }
+        None => None,
+    };
+    out.show(
+        &json!({"rounds": rounds.iter().map(|r| json!({"round": r.round, "accuracy": r.accuracy, "loss": r.loss,
+            "seconds": r.seconds, "aggregated": r.aggregated.len()})).collect::<Vec<_>>(),
+            "test": held_out.map(|(l, a)| json!({"loss": l, "accuracy": a}))}),
+        || {
+            if let Some((l, a)) = held_out {
+                outln!("held-out accuracy {a:.4}, loss {l:.4}");
+            }
+        },
+    )
+}
+
+async fn bench(
+    counts: &[usize],
+    params: usize,
+    rounds: u32,
+    rows: usize,
+    degree: Option<usize>,
+    out: &Output,
+) -> anyhow::Result<()> {
+    use petri_fl::local::{Site, run};
+    use rand::{Rng, SeedableRng};
+    const FEATURES: usize = 30;
+    let hidden = (params.saturating_sub(1) / (FEATURES + 2)).max(1);
+    let mut results = Vec::new();
+    for &n in counts {
+        for secure in [true, false] {
+            let names: Vec<String> = (0..n).map(|i| format!("site-{i}.fl.local")).collect();
+            let degree_line = degree.map(|d| format!("degree = {d}\n")).unwrap_or_default();
+            let plan = Plan::parse(&format!(
+                "name = 'bench'\nrounds = {rounds}\nfeatures = {FEATURES}\ncollaborators = {names:?}\n\
+                 [model]\nkind = 'mlp'\nhidden = {hidden}\n[training]\nlearning_rate = 0.05\n\
+                 [secure_aggregation]\nenabled = {secure}\n{degree_line}[timeouts]\nstage_secs = 600\n"
+            ))?;
+            let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(7);
+            let mut gen_rows = |k: usize| {
+                let mut d = Dataset::default();
+                for _ in 0..k {
+                    let y = rng.random_bool(0.5);
+                    d.x.push(
+                        (0..FEATURES)
+                            .map(|_| f64::from(u8::from(y)) + rng.random_range(-1.0..1.0))
+                            .collect(),
+                    );
+                    d.y.push(f64::from(u8::from(y)));
+                }
+                d
+            };
+            let sites: Vec<Site> = (0..n)
+                .map(|_| Site {
+                    train: gen_rows(rows),
+                    test: gen_rows(20),
+                })
+                .collect();
+            let work = tempfile::tempdir()?;
+            let cpu0 = cpu_seconds();
+            let (outcomes, _) = run(&plan, sites, work.path(), |r| {
+                eprintln!(
+                    "N={n} {}: round {} in {:.3} s",
+                    if secure { "secagg" } else { "plain" },
+                    r.round,
+                    r.seconds
+                )
+            })
+            .await?;
+            let cpu = cpu_seconds() - cpu0;
+            let mean = outcomes.iter().map(|r| r.seconds).sum::<f64>() / outcomes.len() as f64;
+            results.push(
+                json!({"collaborators": n, "params": plan.model.params(FEATURES), "secure_aggregation": secure,
+                "seconds_per_round": mean, "cpu_seconds_per_round": cpu / f64::from(rounds), "rounds": rounds}),
+            );
+        }
+    }
+    out.show(&json!({"results": results}), || {
+        let mut t = table(&[
+            "collaborators",
+            "parameters",
+            "secure aggregation",
+            "s per round",
+            "CPU s per round",
+        ]);
+        for r in &results {
+            t.add_row(vec![
+                r["collaborators"].to_string(),
+                r["params"].to_string(),
+                r["secure_aggregation"].to_string(),
+                format!("{:.3}", r["seconds_per_round"].as_f64().unwrap_or(0.0)),
+                format!("{:.3}", r["cpu_seconds_per_round"].as_f64().unwrap_or(0.0)),
+            ]);
+        }
+        outln!("{t}");
+    })
+}
+
+/// CPU seconds this process has used (user + system), from /proc/self/stat on Linux.
+fn cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i)?.parse::<f64>().ok())
+        .sum();
+    ticks / 100.0
 }

@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 use sha2::Digest;
 
 use crate::FlError;
-use crate::net::{accept_members, connect};
+use crate::net::{ClientLink, ServerLink, accept_members, connect};
 use crate::plan::Plan;
 use crate::round::{Link, Message, RoundSettings, Trainer, aggregate_round, collaborate_round};
 use crate::train::Dataset;
@@ -135,35 +135,13 @@ impl Aggregator {
         // One round at a time: the listener is the federation's meeting point.
         let listener = self.listener.lock().await;
         let stage = Duration::from_secs(plan.timeouts.stage_secs);
-        let mut members = accept_members(
-            &listener,
-            &self.tls,
-            &plan.collaborators,
-            plan.min_collaborators(),
-            stage,
-        )
-        .await?;
-        // Every collaborator first says which round it came for.
-        for m in &mut members {
-            let hello = tokio::time::timeout(stage, m.link.recv()).await;
-            let ok = matches!(&hello, Ok(Ok(Message::Hello { federation, round })) if *federation == task.federation && *round == task.round);
-            if !ok {
-                let _ = m
-                    .link
-                    .send(&Message::Failed(format!(
-                        "this aggregator is running round {} of federation {}",
-                        task.round, task.federation
-                    )))
-                    .await;
-            }
-            m.set_alive(ok);
-        }
+        let mut members = admit(&listener, &self.tls, &plan, &task.federation, task.round).await?;
         let settings = RoundSettings {
             round: task.round,
             secagg: plan
                 .secure_aggregation
                 .enabled
-                .then(|| plan.secagg(round_id(&task), weights.len())),
+                .then(|| plan.secagg(round_id(&task.federation, task.round), weights.len())),
             min_collaborators: plan.min_collaborators(),
             stage,
         };
@@ -193,9 +171,54 @@ impl Aggregator {
     }
 }
 
+/// Accepts the plan's collaborators for `round` of `federation`: each must say so first
+/// (`Hello`); one that came for another round is told and left out.
+pub async fn admit(
+    listener: &tokio::net::TcpListener,
+    tls: &TlsMaterial,
+    plan: &Plan,
+    federation: &str,
+    round: u32,
+) -> Result<Vec<crate::round::Member<ServerLink>>, FlError> {
+    let stage = Duration::from_secs(plan.timeouts.stage_secs);
+    let mut members = accept_members(listener, tls, &plan.collaborators, plan.min_collaborators(), stage).await?;
+    for m in &mut members {
+        let hello = tokio::time::timeout(stage, m.link.recv()).await;
+        let ok = matches!(&hello, Ok(Ok(Message::Hello { federation: f, round: r })) if f == federation && *r == round);
+        if !ok {
+            let _ = m
+                .link
+                .send(&Message::Failed(format!(
+                    "this aggregator is running round {round} of federation {federation}"
+                )))
+                .await;
+        }
+        m.set_alive(ok);
+    }
+    Ok(members)
+}
+
+/// Dials the aggregator for `round` of `federation` and says so.
+pub async fn join(
+    addr: &str,
+    aggregator_name: &str,
+    tls: &TlsMaterial,
+    federation: &str,
+    round: u32,
+    timeout: Duration,
+) -> Result<ClientLink, FlError> {
+    let mut link = connect(addr, aggregator_name, tls, timeout).await?;
+    link.send(&Message::Hello {
+        federation: federation.to_string(),
+        round,
+    })
+    .await?;
+    Ok(link)
+}
+
 /// Binds secure aggregation's masks to the federation and round.
-fn round_id(task: &RoundTask) -> u64 {
-    let h = sha3::Sha3_256::digest(format!("{}/{}", task.federation, task.round).as_bytes());
+pub fn round_id(federation: &str, round: u32) -> u64 {
+    let h = sha3::Sha3_256::digest(format!("{federation}/{round}").as_bytes());
     u64::from_be_bytes([h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]])
 }
 
@@ -294,11 +317,14 @@ impl Collaborator {
         train.standardize(&mean, &std);
         test.standardize(&mean, &std);
         let stage = Duration::from_secs(plan.timeouts.stage_secs);
-        let mut link = connect(&task.aggregator, &task.aggregator_name, &self.tls, stage).await?;
-        link.send(&Message::Hello {
-            federation: task.federation.clone(),
-            round: task.round,
-        })
+        let mut link = join(
+            &task.aggregator,
+            &task.aggregator_name,
+            &self.tls,
+            &task.federation,
+            task.round,
+            stage,
+        )
         .await?;
         let trainer = SiteTrainer {
             plan: plan.clone(),

@@ -8,12 +8,14 @@
 //! - [`plan`]: a federation's plan file; [`round`]: one round at the aggregator and at a
 //!   collaborator, over any message [`round::Link`]; [`net`]: those links over mutual TLS.
 //! - [`executor`]: rounds as petri processes (`fl_aggregate`, `fl_train`) and the federation's
-//!   workflow; [`weights`]: the safetensors files a user's training command reads and writes.
+//!   workflow; [`weights`]: the safetensors files a user's training command reads and writes;
+//!   [`local`]: a whole federation on one machine over loopback mTLS, for examples and benchmarks.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod executor;
+pub mod local;
 pub mod net;
 pub mod plan;
 pub mod round;
