@@ -75,7 +75,8 @@ pub(crate) enum FlCmd {
         /// The label column.
         #[arg(long, default_value = "label")]
         label: String,
-        /// Standardise with the data's own statistics (as collaborators do with theirs).
+        /// Standardise with the data's own statistics (default: the federation's, when the model
+        /// file has them).
         #[arg(long)]
         standardize: bool,
     },
@@ -220,10 +221,17 @@ pub(crate) async fn run(cmd: FlCmd, out: &Output) -> anyhow::Result<()> {
             let weights: Vec<f64> =
                 serde_json::from_value(record["weights"].clone()).context("the model file has no weights")?;
             let mut d = Dataset::load_csv(&data, &label)?;
-            if standardize {
-                let (s, s2, n) = d.moments();
-                let (m, sd) = petri_fl::train::mean_std(&s, &s2, n as f64);
-                d.standardize(&m, &sd);
+            let federation: Option<(Vec<f64>, Vec<f64>)> = serde_json::from_value(record["mean"].clone())
+                .ok()
+                .zip(serde_json::from_value(record["std"].clone()).ok());
+            match federation {
+                Some((m, sd)) if !standardize => d.standardize(&m, &sd),
+                _ if standardize => {
+                    let (s, s2, n) = d.moments();
+                    let (m, sd) = petri_fl::train::mean_std(&s, &s2, n as f64);
+                    d.standardize(&m, &sd);
+                }
+                _ => {}
             }
             let (loss, accuracy) = kind.evaluate(&weights, &d)?;
             out.show(&json!({"loss": loss, "accuracy": accuracy, "rows": d.x.len()}), || {
@@ -339,7 +347,7 @@ async fn local(
     test: Option<&std::path::Path>,
     out: &Output,
 ) -> anyhow::Result<()> {
-    use petri_fl::local::{Site, run, standardize_sites};
+    use petri_fl::local::{Site, run};
     let plan = Plan::load(plan_path)?;
     let mut data = Vec::new();
     for name in &plan.collaborators {
@@ -351,9 +359,8 @@ async fn local(
         };
         data.push(Site { train, test });
     }
-    standardize_sites(&mut data);
     let work = tempfile::tempdir()?;
-    let (rounds, weights) = run(&plan, data, work.path(), |r| {
+    let result = run(&plan, data, work.path(), |r| {
         if !out.json {
             eprintln!(
                 "round {}: {} aggregated, accuracy {}, {:.3} s",
@@ -365,13 +372,22 @@ async fn local(
         }
     })
     .await?;
+    let rounds = &result.rounds;
     let held_out = match test {
         Some(p) => {
             let mut d = Dataset::load_csv(p, &plan.training.label)?;
-            let (s, s2, n) = d.moments();
-            let (m, sd) = petri_fl::train::mean_std(&s, &s2, n as f64);
-            d.standardize(&m, &sd);
-            Some(plan.model.evaluate(&weights, &d)?)
+            // The federation's statistics, or (without them) the test rows' own.
+            let (m, sd) = match &result.statistics {
+                Some(s) => s.clone(),
+                None => {
+                    let (s, s2, n) = d.moments();
+                    petri_fl::train::mean_std(&s, &s2, n as f64)
+                }
+            };
+            if plan.training.standardize != petri_fl::plan::Standardize::None {
+                d.standardize(&m, &sd);
+            }
+            Some(plan.model.evaluate(&result.weights, &d)?)
         }
         None => None,
     };
@@ -406,7 +422,7 @@ async fn bench(
             let degree_line = degree.map(|d| format!("degree = {d}\n")).unwrap_or_default();
             let plan = Plan::parse(&format!(
                 "name = 'bench'\nrounds = {rounds}\nfeatures = {FEATURES}\ncollaborators = {names:?}\n\
-                 [model]\nkind = 'mlp'\nhidden = {hidden}\n[training]\nlearning_rate = 0.05\n\
+                 [model]\nkind = 'mlp'\nhidden = {hidden}\n[training]\nlearning_rate = 0.05\nstandardize = 'none'\n\
                  [secure_aggregation]\nenabled = {secure}\n{degree_line}[timeouts]\nstage_secs = 600\n"
             ))?;
             let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(7);
@@ -431,7 +447,7 @@ async fn bench(
                 .collect();
             let work = tempfile::tempdir()?;
             let cpu0 = cpu_seconds();
-            let (outcomes, _) = run(&plan, sites, work.path(), |r| {
+            let outcomes = run(&plan, sites, work.path(), |r| {
                 eprintln!(
                     "N={n} {}: round {} in {:.3} s",
                     if secure { "secagg" } else { "plain" },
@@ -439,7 +455,8 @@ async fn bench(
                     r.seconds
                 )
             })
-            .await?;
+            .await?
+            .rounds;
             let cpu = cpu_seconds() - cpu0;
             let mean = outcomes.iter().map(|r| r.seconds).sum::<f64>() / outcomes.len() as f64;
             results.push(

@@ -27,8 +27,8 @@ use sha2::Digest;
 
 use crate::FlError;
 use crate::net::{ClientLink, ServerLink, accept_members, connect};
-use crate::plan::Plan;
-use crate::round::{Link, Message, RoundSettings, Trainer, aggregate_round, collaborate_round};
+use crate::plan::{Plan, Standardize};
+use crate::round::{Link, Message, RoundSettings, STATISTICS_ROUND, Trainer, aggregate_round, collaborate_round};
 use crate::train::Dataset;
 
 /// The kwargs of `fl_aggregate` and `fl_train` processes.
@@ -82,7 +82,16 @@ pub struct Aggregator {
     tls: TlsMaterial,
     initiators: Vec<String>,
     out: PathBuf,
-    models: Mutex<HashMap<String, (u32, Vec<f64>)>>,
+    models: Mutex<HashMap<String, FederationState>>,
+}
+
+/// What an aggregator keeps of a federation between rounds.
+#[derive(Clone, Debug)]
+struct FederationState {
+    round: u32,
+    weights: Vec<f64>,
+    /// The averaged feature statistics of round 0.
+    statistics: Option<Vec<f64>>,
 }
 
 impl Aggregator {
@@ -108,21 +117,23 @@ impl Aggregator {
             )));
         }
         let plan = Plan::parse(&task.plan)?;
-        if task.round == 0 || task.round > plan.rounds {
+        let federated = plan.training.standardize == Standardize::Federated;
+        let first = if federated { STATISTICS_ROUND } else { 1 };
+        if task.round < first || task.round > plan.rounds {
             return Err(FlError::Config(format!(
-                "round {} is outside 1..={}",
+                "round {} is outside {first}..={}",
                 task.round, plan.rounds
             )));
         }
-        let weights = if task.round == 1 {
-            initial_weights(&plan)
+        let previous = if task.round == first {
+            None
         } else {
             let models = self
                 .models
                 .lock()
                 .map_err(|_| FlError::Config("lock poisoned".into()))?;
             match models.get(&task.federation) {
-                Some((r, w)) if *r + 1 == task.round => w.clone(),
+                Some(state) if state.round + 1 == task.round => Some(state.clone()),
                 _ => {
                     return Err(FlError::Config(format!(
                         "this aggregator did not run round {} of federation {}",
@@ -132,31 +143,64 @@ impl Aggregator {
                 }
             }
         };
+        let statistics_round = task.round == STATISTICS_ROUND;
+        let weights = match &previous {
+            _ if statistics_round => vec![0.0; 3 * plan.features],
+            Some(state) if task.round > 1 => state.weights.clone(),
+            _ => initial_weights(&plan),
+        };
         // One round at a time: the listener is the federation's meeting point.
         let listener = self.listener.lock().await;
         let stage = Duration::from_secs(plan.timeouts.stage_secs);
         let mut members = admit(&listener, &self.tls, &plan, &task.federation, task.round).await?;
+        let id = round_id(&task.federation, task.round);
         let settings = RoundSettings {
             round: task.round,
-            secagg: plan
-                .secure_aggregation
-                .enabled
-                .then(|| plan.secagg(round_id(&task.federation, task.round), weights.len())),
+            secagg: plan.secure_aggregation.enabled.then(|| {
+                if statistics_round {
+                    plan.stats_secagg(id)
+                } else {
+                    plan.secagg(id, weights.len())
+                }
+            }),
             min_collaborators: plan.min_collaborators(),
             stage,
         };
         let outcome = aggregate_round(&mut members, &weights, &settings).await?;
         drop(listener);
+        let state = if statistics_round {
+            FederationState {
+                round: task.round,
+                weights: Vec::new(),
+                statistics: Some(outcome.weights.clone()),
+            }
+        } else {
+            FederationState {
+                round: task.round,
+                weights: outcome.weights.clone(),
+                statistics: previous.and_then(|p| p.statistics),
+            }
+        };
         self.models
             .lock()
             .map_err(|_| FlError::Config("lock poisoned".into()))?
-            .insert(task.federation.clone(), (task.round, outcome.weights.clone()));
-        let dir = self.out.join(sanitize(&task.federation));
-        std::fs::create_dir_all(&dir).map_err(|e| FlError::Config(format!("{}: {e}", dir.display())))?;
-        let record = json!({"federation": task.federation, "round": task.round, "plan_sha3": plan_hash(&task.plan),
-            "model": plan.model, "features": plan.features, "weights": outcome.weights});
-        std::fs::write(dir.join("model.json"), record.to_string())
-            .map_err(|e| FlError::Config(format!("{}: {e}", dir.display())))?;
+            .insert(task.federation.clone(), state.clone());
+        if !statistics_round {
+            let dir = self.out.join(sanitize(&task.federation));
+            std::fs::create_dir_all(&dir).map_err(|e| FlError::Config(format!("{}: {e}", dir.display())))?;
+            let (mean, std) = match &state.statistics {
+                Some(avg) => {
+                    let (m, s) = crate::train::federated_mean_std(avg, plan.features)?;
+                    (Some(m), Some(s))
+                }
+                None => (None, None),
+            };
+            let record = json!({"federation": task.federation, "round": task.round, "plan_sha3": plan_hash(&task.plan),
+                "model": plan.model, "features": plan.features, "weights": outcome.weights,
+                "mean": mean, "std": std});
+            std::fs::write(dir.join("model.json"), record.to_string())
+                .map_err(|e| FlError::Config(format!("{}: {e}", dir.display())))?;
+        }
         Ok(output(json!({
             "federation": task.federation,
             "round": task.round,
@@ -251,6 +295,8 @@ pub struct Collaborator {
     tls: TlsMaterial,
     policy: Arc<Policy>,
     work: PathBuf,
+    /// The federations' averaged feature statistics (round 0), by federation.
+    statistics: Mutex<HashMap<String, Vec<f64>>>,
 }
 
 impl Collaborator {
@@ -271,6 +317,7 @@ impl Collaborator {
             tls,
             policy,
             work: work.to_path_buf(),
+            statistics: Mutex::default(),
         }
     }
 
@@ -311,11 +358,32 @@ impl Collaborator {
             session: None,
         };
         self.policy.decide(&request).map_err(|r| FlError::Refused(r.0))?;
-        // Each site standardises with its own statistics; only the model leaves the site.
-        let (s, s2, n) = train.moments();
-        let (mean, std) = crate::train::mean_std(&s, &s2, n as f64);
-        train.standardize(&mean, &std);
-        test.standardize(&mean, &std);
+        let known = self
+            .statistics
+            .lock()
+            .map_err(|_| FlError::Config("lock poisoned".into()))?
+            .get(&task.federation)
+            .cloned();
+        match plan.training.standardize {
+            Standardize::Local => {
+                let (s, s2, n) = train.moments();
+                let (mean, std) = crate::train::mean_std(&s, &s2, n as f64);
+                train.standardize(&mean, &std);
+                test.standardize(&mean, &std);
+            }
+            Standardize::Federated if task.round != STATISTICS_ROUND => {
+                let avg = known.ok_or_else(|| {
+                    FlError::Config(format!(
+                        "round 0 of federation {} (the feature statistics) did not run here",
+                        task.federation
+                    ))
+                })?;
+                let (mean, std) = crate::train::federated_mean_std(&avg, plan.features)?;
+                train.standardize(&mean, &std);
+                test.standardize(&mean, &std);
+            }
+            _ => {}
+        }
         let stage = Duration::from_secs(plan.timeouts.stage_secs);
         let mut link = join(
             &task.aggregator,
@@ -335,9 +403,15 @@ impl Collaborator {
             rng: rand::SeedableRng::from_rng(&mut rand::rng()),
         };
         let mut trainer = trainer;
-        let (round, _) = tokio::time::timeout(stage * 10, collaborate_round(&mut link, &mut trainer))
+        let (round, weights) = tokio::time::timeout(stage * 10, collaborate_round(&mut link, &mut trainer))
             .await
             .map_err(|_| FlError::Net("the round did not end in time".into()))??;
+        if round == STATISTICS_ROUND {
+            self.statistics
+                .lock()
+                .map_err(|_| FlError::Config("lock poisoned".into()))?
+                .insert(task.federation.clone(), weights);
+        }
         Ok(output(json!({
             "federation": task.federation,
             "round": round,
@@ -357,6 +431,11 @@ struct SiteTrainer {
 }
 
 impl Trainer for SiteTrainer {
+    fn moments(&mut self) -> Result<(Vec<f64>, u32), FlError> {
+        let rows = u32::try_from(self.train.x.len()).unwrap_or(u32::MAX);
+        Ok((crate::train::local_moments(&self.train), rows))
+    }
+
     fn train(&mut self, round: u32, weights: &[f64]) -> Result<(Vec<f64>, u32), FlError> {
         let t = &self.plan.training;
         let rows = u32::try_from(self.train.x.len()).unwrap_or(u32::MAX);
@@ -457,7 +536,12 @@ pub fn workflow(
     let plan = Plan::parse(plan_text)?;
     let stage = i64::try_from(plan.timeouts.stage_secs).unwrap_or(i64::MAX / 20);
     let mut specs = Vec::new();
-    for round in 1..=plan.rounds {
+    let first = if plan.training.standardize == Standardize::Federated {
+        STATISTICS_ROUND
+    } else {
+        1
+    };
+    for round in first..=plan.rounds {
         let task = RoundTask {
             federation: federation.to_string(),
             round,
@@ -469,23 +553,25 @@ pub fn workflow(
             Ok(Value::Object(map)) => map,
             _ => return Err(FlError::Config("cannot encode the round's parameters".into())),
         };
-        let deps = if round == 1 {
+        let deps = if round == first {
             vec![]
         } else {
             vec![format!("aggregate-{}", round - 1)]
         };
         let mut node = |name: String, func: &str, kind: &str, executor: &str| {
-            let mut spec = petri_sdk::model::FunctionSpec::default();
-            spec.nodename = name;
-            spec.funcname = func.into();
+            let mut spec = petri_sdk::model::FunctionSpec {
+                nodename: name,
+                funcname: func.into(),
+                kwargs: kwargs.clone(),
+                maxexectime: stage * 20,
+                maxretries: 0,
+                maxwaittime: -1,
+                ..Default::default()
+            };
             spec.conditions.colonyname = colony.into();
             spec.conditions.executortype = kind.into();
             spec.conditions.executornames = Some(vec![executor.to_string()]);
             spec.conditions.dependencies = deps.clone();
-            spec.kwargs = kwargs.clone();
-            spec.maxexectime = stage * 20;
-            spec.maxretries = 0;
-            spec.maxwaittime = -1;
             specs.push(spec);
         };
         node(

@@ -32,6 +32,18 @@ struct Local {
 }
 
 impl Trainer for Local {
+    fn moments(&mut self) -> Result<(Vec<f64>, u32), FlError> {
+        let rows = u32::try_from(self.site.train.x.len()).unwrap_or(u32::MAX);
+        Ok((crate::train::local_moments(&self.site.train), rows))
+    }
+
+    fn set_moments(&mut self, average: &[f64]) -> Result<(), FlError> {
+        let (mean, std) = crate::train::federated_mean_std(average, self.plan.features)?;
+        self.site.train.standardize(&mean, &std);
+        self.site.test.standardize(&mean, &std);
+        Ok(())
+    }
+
     fn train(&mut self, _round: u32, weights: &[f64]) -> Result<(Vec<f64>, u32), FlError> {
         let t = &self.plan.training;
         let mut w = weights.to_vec();
@@ -78,7 +90,7 @@ fn node(pki: &Pki, name: &str, dir: &Path) -> Result<TlsMaterial, FlError> {
     .map_err(pki_err)
 }
 
-/// Standardises each site with its own statistics, as collaborators do.
+/// Standardises each site with its own statistics (the plan's `standardize = "local"`).
 pub fn standardize_sites(sites: &mut [Site]) {
     for s in sites {
         let (sum, sq, n) = s.train.moments();
@@ -88,14 +100,28 @@ pub fn standardize_sites(sites: &mut [Site]) {
     }
 }
 
-/// Runs every round of `plan` with `sites` (in the plan's collaborator order, already
-/// standardised); `dir` holds the throw-away PKI. `on_round` sees each round as it ends.
+/// What a local federation produced.
+#[derive(Clone, Debug)]
+pub struct LocalRun {
+    /// Every training round.
+    pub rounds: Vec<RoundOutcome>,
+    /// The final model.
+    pub weights: Vec<f64>,
+    /// The federation's feature means and deviations, with `standardize = "federated"`.
+    pub statistics: Option<(Vec<f64>, Vec<f64>)>,
+}
+
+/// Runs every round of `plan` with `sites` (in the plan's collaborator order, raw; they are
+/// standardised as the plan says); `dir` holds the throw-away PKI. `on_round` sees each training
+/// round as it ends.
 pub async fn run(
     plan: &Plan,
-    sites: Vec<Site>,
+    mut sites: Vec<Site>,
     dir: &Path,
     mut on_round: impl FnMut(&RoundOutcome),
-) -> Result<(Vec<RoundOutcome>, Vec<f64>), FlError> {
+) -> Result<LocalRun, FlError> {
+    use crate::plan::Standardize;
+    use crate::round::STATISTICS_ROUND;
     if sites.len() != plan.collaborators.len() {
         return Err(FlError::Config(format!(
             "{} sites for {} collaborators",
@@ -111,6 +137,11 @@ pub async fn run(
         days: 1,
     })
     .map_err(pki_err)?;
+    if plan.training.standardize == Standardize::Local {
+        standardize_sites(&mut sites);
+    }
+    let federated = plan.training.standardize == Standardize::Federated;
+    let first = if federated { STATISTICS_ROUND } else { 1 };
     let aggregator_name = "aggregator.fl.local";
     let aggregator_tls = node(&pki, aggregator_name, dir)?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -132,12 +163,24 @@ pub async fn run(
             rng: rand_chacha::ChaCha20Rng::seed_from_u64(plan.seed.wrapping_add(i as u64 + 1)),
         };
         tasks.push(tokio::spawn(async move {
-            for round in 1..=plan.rounds {
+            for round in first..=plan.rounds {
                 let mut link = join(&addr, aggregator_name, &tls, &federation, round, stage).await?;
                 collaborate_round(&mut link, &mut trainer).await?;
             }
             Ok::<_, FlError>(())
         }));
+    }
+    let mut statistics = None;
+    if federated {
+        let mut members = admit(&listener, &aggregator_tls, plan, &federation, STATISTICS_ROUND).await?;
+        let settings = RoundSettings {
+            round: STATISTICS_ROUND,
+            secagg: Some(plan.stats_secagg(round_id(&federation, STATISTICS_ROUND))),
+            min_collaborators: plan.min_collaborators(),
+            stage,
+        };
+        let outcome = aggregate_round(&mut members, &vec![0.0; 3 * plan.features], &settings).await?;
+        statistics = Some(crate::train::federated_mean_std(&outcome.weights, plan.features)?);
     }
     let mut weights = initial_weights(plan);
     let mut outcomes = Vec::new();
@@ -160,5 +203,9 @@ pub async fn run(
     for t in tasks {
         t.await.map_err(|e| FlError::Net(e.to_string()))??;
     }
-    Ok((outcomes, weights))
+    Ok(LocalRun {
+        rounds: outcomes,
+        weights,
+        statistics,
+    })
 }

@@ -16,6 +16,7 @@
 //! epochs = 1                      # local passes per round
 //! learning_rate = 0.1
 //! batch_size = 16
+//! standardize = "federated"       # or "local" (each site its own statistics) or "none"
 //! command = ["python3", "train.py"]   # optional: train with this instead of the built-in trainer
 //!
 //! [secure_aggregation]
@@ -86,6 +87,23 @@ pub struct Training {
     /// Train with this command instead of the built-in trainer.
     #[serde(default)]
     pub command: Option<Vec<String>>,
+    /// How features are standardised.
+    #[serde(default)]
+    pub standardize: Standardize,
+}
+
+/// How collaborators standardise their features before training.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Standardize {
+    /// With the federation's means and deviations, summed securely in a round 0 before training
+    /// (each site sends its rows' means, squared means and variances, masked like an update).
+    #[default]
+    Federated,
+    /// Each site with its own statistics.
+    Local,
+    /// Not at all.
+    None,
 }
 
 /// Secure aggregation settings.
@@ -238,6 +256,21 @@ impl Plan {
         self.secure_aggregation
             .threshold
             .unwrap_or_else(|| (2 * self.collaborators.len()).div_ceil(3).max(2))
+    }
+
+    /// The secure-aggregation parameters of the statistics round (round 0): per-feature means,
+    /// squared means and variances up to ±10^6, with as many fractional bits as the ring allows
+    /// for this many collaborators.
+    pub fn stats_secagg(&self, round: u64) -> Config {
+        let clip = 1e6;
+        let n = self.collaborators.len() as f64;
+        let w = f64::from(self.secure_aggregation.max_weight);
+        let room = (2f64.powi(61) / (n * w * clip)).log2().floor();
+        Config {
+            clip,
+            frac_bits: room.clamp(0.0, 30.0) as u32,
+            ..self.secagg(round, 3 * self.features)
+        }
     }
 
     /// The secure-aggregation parameters of round `round` for models of `params` parameters.

@@ -104,7 +104,18 @@ pub trait Trainer: Send {
     fn train(&mut self, round: u32, weights: &[f64]) -> Result<(Vec<f64>, u32), FlError>;
     /// Evaluates `weights` on local test rows: (loss, accuracy, rows).
     fn evaluate(&mut self, weights: &[f64]) -> Result<(f64, f64, u64), FlError>;
+    /// Round 0: this site's statistics ([`crate::train::local_moments`]) and its row count.
+    fn moments(&mut self) -> Result<(Vec<f64>, u32), FlError> {
+        Err(FlError::Data("this trainer takes no part in a statistics round".into()))
+    }
+    /// Round 0 ended: the federation's averaged statistics, to standardise with.
+    fn set_moments(&mut self, _average: &[f64]) -> Result<(), FlError> {
+        Ok(())
+    }
 }
+
+/// The round that sums the sites' feature statistics before training (round 0).
+pub const STATISTICS_ROUND: u32 = 0;
 
 /// A collaborator connected for a round, by name.
 pub struct Member<L> {
@@ -389,6 +400,9 @@ pub async fn collaborate_round<L: Link, T: Trainer>(link: &mut L, trainer: &mut 
     match secagg {
         None => {
             let (update, weight) = train_or_report(link, trainer, round, &weights).await?;
+            if update.len() != weights.len() {
+                return Err(FlError::Data("the update does not have the model's shape".into()));
+            }
             link.send(&Message::Plain { update, weight }).await?;
         }
         Some(config) => {
@@ -421,19 +435,29 @@ pub async fn collaborate_round<L: Link, T: Trainer>(link: &mut L, trainer: &mut 
     if r != round {
         return Err(FlError::Protocol(format!("round {r} ended while {round} was running")));
     }
-    let (loss, accuracy, rows) = trainer.evaluate(&weights)?;
+    let (loss, accuracy, rows) = if round == STATISTICS_ROUND {
+        trainer.set_moments(&weights)?;
+        (0.0, 0.0, 0)
+    } else {
+        trainer.evaluate(&weights)?
+    };
     link.send(&Message::Report { loss, accuracy, rows }).await?;
     Ok((round, weights))
 }
 
-/// Trains, telling the aggregator why if training fails.
+/// Trains (or, in the statistics round, measures), telling the aggregator why if that fails.
 async fn train_or_report<L: Link, T: Trainer>(
     link: &mut L,
     trainer: &mut T,
     round: u32,
     weights: &[f64],
 ) -> Result<(Vec<f64>, u32), FlError> {
-    match trainer.train(round, weights) {
+    let result = if round == STATISTICS_ROUND {
+        trainer.moments()
+    } else {
+        trainer.train(round, weights)
+    };
+    match result {
         Ok(r) => Ok(r),
         Err(e) => {
             let _ = link.send(&Message::Failed(e.to_string())).await;

@@ -473,3 +473,39 @@ mod rounds {
         assert!(seen.iter().any(|m| matches!(m, Message::Plain { .. })));
     }
 }
+
+/// The statistics round's formula gives the pooled means and deviations of all sites' rows.
+#[test]
+fn federated_statistics_equal_the_pooled_ones() {
+    use crate::train::{Dataset, federated_mean_std, local_moments, mean_std};
+    let mut rng = ChaCha20Rng::seed_from_u64(9);
+    let sites: Vec<Dataset> = [40usize, 7, 90]
+        .iter()
+        .enumerate()
+        .map(|(k, &n)| Dataset {
+            x: (0..n)
+                .map(|_| {
+                    vec![
+                        rng.random_range(0.0..1000.0) + 300.0 * k as f64,
+                        rng.random_range(0.0..0.01),
+                    ]
+                })
+                .collect(),
+            y: vec![0.0; n],
+        })
+        .collect();
+    let updates: Vec<(Vec<f64>, u32)> = sites.iter().map(|s| (local_moments(s), s.x.len() as u32)).collect();
+    let avg = fedavg(&updates).unwrap();
+    let (m, sd) = federated_mean_std(&avg, 2).unwrap();
+    let pooled = Dataset {
+        x: sites.iter().flat_map(|s| s.x.clone()).collect(),
+        y: vec![],
+    };
+    let (s, s2, n) = pooled.moments();
+    let (pm, psd) = mean_std(&s, &s2, n as f64);
+    for i in 0..2 {
+        assert!((m[i] - pm[i]).abs() < 1e-9 * pm[i].abs().max(1.0));
+        assert!((sd[i] - psd[i]).abs() < 1e-6 * psd[i]);
+    }
+    assert!(federated_mean_std(&avg, 3).is_err());
+}

@@ -92,6 +92,41 @@ impl Dataset {
     }
 }
 
+/// A site's contribution to the statistics round: per-feature means, squared means and variances
+/// of its rows (3 × features values; weighted by its row count when averaged).
+pub fn local_moments(data: &Dataset) -> Vec<f64> {
+    let (s, s2, n) = data.moments();
+    let n = n.max(1) as f64;
+    let mean: Vec<f64> = s.iter().map(|v| v / n).collect();
+    let var = s2.iter().zip(&mean).map(|(q, m)| (q / n - m * m).max(0.0));
+    mean.iter()
+        .copied()
+        .chain(mean.iter().map(|m| m * m))
+        .chain(var)
+        .collect()
+}
+
+/// The federation's means and standard deviations from the row-weighted average of the sites'
+/// [`local_moments`]: var = E[var_site] + E[mean_site²] − mean².
+pub fn federated_mean_std(avg: &[f64], features: usize) -> Result<(Vec<f64>, Vec<f64>), FlError> {
+    if avg.len() != 3 * features {
+        return Err(FlError::Data(format!(
+            "the statistics have {} values, {features} features need {}",
+            avg.len(),
+            3 * features
+        )));
+    }
+    let mean = avg[..features].to_vec();
+    let std = (0..features)
+        .map(|i| {
+            (avg[2 * features + i] + avg[features + i] - mean[i] * mean[i])
+                .max(0.0)
+                .sqrt()
+        })
+        .collect();
+    Ok((mean, std))
+}
+
 /// Means and standard deviations from summed moments.
 pub fn mean_std(sum: &[f64], sum_sq: &[f64], n: f64) -> (Vec<f64>, Vec<f64>) {
     let mean: Vec<f64> = sum.iter().map(|s| s / n).collect();

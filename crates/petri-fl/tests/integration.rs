@@ -262,7 +262,8 @@ async fn a_federation_runs_as_a_workflow_and_sites_refuse_unpinned_plans() {
                     rounds.push(p.output.clone());
                 }
             }
-            if rounds.len() == 3 {
+            // Round 0 sums the feature statistics; rounds 1 to 3 train.
+            if rounds.len() == 4 {
                 break rounds;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
