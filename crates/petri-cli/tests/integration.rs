@@ -172,3 +172,47 @@ fn policy_and_mask_key_commands() {
     std::fs::write(d.join("a.jsonl"), "{\"seq\":1}\n").unwrap();
     assert!(!petri(&["policy", "audit", "a.jsonl"], d).status.success());
 }
+
+#[test]
+fn fl_local_trains_three_sites_and_bad_plans_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let names = ["a.fl.local", "b.fl.local", "c.fl.local"];
+    for (i, name) in names.iter().enumerate() {
+        let site = d.join("sites").join(name);
+        std::fs::create_dir_all(&site).unwrap();
+        let mut text = String::from("x1,x2,label\n");
+        for k in 0..40 {
+            let y = (k + i) % 2;
+            text += &format!("{},{},{y}\n", y as f64 * 4.0 + (k % 7) as f64 * 0.1, 100.0 + (k % 5) as f64);
+        }
+        std::fs::write(site.join("train.csv"), text).unwrap();
+    }
+    std::fs::write(
+        d.join("plan.toml"),
+        format!(
+            "name = 'cli'\nrounds = 2\nfeatures = 2\ncollaborators = {names:?}\n[model]\nkind = 'logreg'\n\
+             [training]\nlearning_rate = 0.5\nepochs = 3\n"
+        ),
+    )
+    .unwrap();
+    let hash = ok(&petri(&["fl", "hash", "plan.toml"], d));
+    assert_eq!(hash.trim().len(), 64, "{hash}");
+    let out = ok(&petri(
+        &["--json", "fl", "local", "--plan", "plan.toml", "--sites", "sites"],
+        d,
+    ));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let rounds = v["rounds"].as_array().unwrap();
+    assert_eq!(rounds.len(), 2);
+    assert!(rounds[1]["accuracy"].as_f64().unwrap() > 0.9, "{out}");
+    // A plan with one collaborator is refused with the reason.
+    std::fs::write(
+        d.join("bad.toml"),
+        "name = 'x'\nrounds = 1\nfeatures = 2\ncollaborators = ['a']\n[model]\nkind = 'logreg'\n[training]\nlearning_rate = 0.1\n",
+    )
+    .unwrap();
+    let bad = petri(&["fl", "hash", "bad.toml"], d);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("at least 2 collaborators"));
+}
