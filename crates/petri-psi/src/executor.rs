@@ -1,0 +1,1 @@
+//! The `psi` executor: added in the next step.
