@@ -17,6 +17,7 @@ mod mpc;
 mod output;
 mod pki;
 mod policy_cmds;
+mod psi;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -98,6 +99,9 @@ enum Command {
     /// Three-party secret-shared computation: compute nodes, data nodes, sessions, benchmark.
     #[command(subcommand)]
     Mpc(mpc::MpcCmd),
+    /// Private set intersection with another organisation: run a party, a `psi` executor, or a benchmark.
+    #[command(subcommand)]
+    Psi(psi::PsiCmd),
 }
 
 fn init_tracing() {
@@ -145,6 +149,7 @@ fn main() {
             Command::Pki(args) => pki::run(args, &out),
             Command::Policy(cmd) => policy_cmds::run(cmd, &out),
             Command::Mpc(cmd) => mpc::run(cmd, &out).await,
+            Command::Psi(cmd) => psi::run(cmd, &out).await,
         }
     });
     if let Err(e) = result {
