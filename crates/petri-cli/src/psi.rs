@@ -91,7 +91,10 @@ impl SourceArgs {
             });
         }
         if let Some(url) = &self.postgres {
-            return Ok(Source::Postgres { url: url.clone(), query: query()? });
+            return Ok(Source::Postgres {
+                url: url.clone(),
+                query: query()?,
+            });
         }
         bail!("give the keys: --input with --column, or --sqlite/--postgres with --query")
     }
@@ -211,7 +214,10 @@ async fn run_party(args: RunArgs) -> anyhow::Result<()> {
     let (link, default_name) = match (&args.peer, &args.listen) {
         (Some(peer), None) => {
             let host = peer.rsplit_once(':').map_or(peer.as_str(), |(h, _)| h);
-            (Link::Dial(peer.clone()), Some(host.trim_matches(['[', ']']).to_string()))
+            (
+                Link::Dial(peer.clone()),
+                Some(host.trim_matches(['[', ']']).to_string()),
+            )
         }
         (None, Some(listen)) => (Link::Listen(listen.clone()), None),
         _ => bail!("give --peer host:port to dial the peer, or --listen addr to wait for it"),
@@ -248,7 +254,11 @@ async fn run_party(args: RunArgs) -> anyhow::Result<()> {
     if let Some(matched) = &outcome.matched {
         input.write_csv(matched, &mut text)?;
     } else if let Some(sum) = &outcome.sum {
-        text = format!("intersection_size,intersection_sum\n{},{sum}\n", outcome.cardinality.unwrap_or(0)).into_bytes();
+        text = format!(
+            "intersection_size,intersection_sum\n{},{sum}\n",
+            outcome.cardinality.unwrap_or(0)
+        )
+        .into_bytes();
     } else if let Some(c) = outcome.cardinality {
         text = format!("intersection_size\n{c}\n").into_bytes();
     }
@@ -375,29 +385,41 @@ async fn bench(args: BenchArgs, out: &Output) -> anyhow::Result<()> {
     let exe = std::env::current_exe()?;
     let mut rows = Vec::new();
     for (i, &n) in args.sizes.iter().enumerate() {
-        let (ra, sb) = (dir.join(format!("receiver-{n}.csv")), dir.join(format!("sender-{n}.csv")));
+        let (ra, sb) = (
+            dir.join(format!("receiver-{n}.csv")),
+            dir.join(format!("sender-{n}.csv")),
+        );
         write_set(&ra, n, 0, false)?;
         write_set(&sb, n, n / 2, mode == Mode::Sum)?;
         let port = 17470 + i as u16 + (std::process::id() % 1000) as u16;
         let spawn = |role: &str, org: &str, link: [&str; 2], input: &std::path::Path, peer: &str| {
             let node = dir.join(org);
             let mut cmd = std::process::Command::new(&exe);
-            cmd.args(["psi", "run", "--stats", "--role", role, "--mode", mode.as_str(), "--session"])
-                .arg(format!("bench-{n}"))
-                .args(link)
-                .args(["--peer-name", peer, "--column", "id", "--timeout", "300"])
-                .arg("--ca")
-                .arg(node.join("ca.pem"))
-                .arg("--cert")
-                .arg(node.join("cert.pem"))
-                .arg("--key")
-                .arg(node.join("key.pem"))
-                .arg("--input")
-                .arg(input)
-                .arg("--output")
-                .arg(dir.join(format!("{role}-{n}.out.csv")))
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::piped());
+            cmd.args([
+                "psi",
+                "run",
+                "--stats",
+                "--role",
+                role,
+                "--mode",
+                mode.as_str(),
+                "--session",
+            ])
+            .arg(format!("bench-{n}"))
+            .args(link)
+            .args(["--peer-name", peer, "--column", "id", "--timeout", "300"])
+            .arg("--ca")
+            .arg(node.join("ca.pem"))
+            .arg("--cert")
+            .arg(node.join("cert.pem"))
+            .arg("--key")
+            .arg(node.join("key.pem"))
+            .arg("--input")
+            .arg(input)
+            .arg("--output")
+            .arg(dir.join(format!("{role}-{n}.out.csv")))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
             if mode == Mode::Sum && role == "sender" {
                 cmd.args(["--payload", "value"]);
             }
@@ -414,7 +436,11 @@ async fn bench(args: BenchArgs, out: &Output) -> anyhow::Result<()> {
             if !o.status.success() {
                 bail!("the {who} failed: {text}");
             }
-            let line = text.lines().rev().find(|l| l.starts_with('{')).context("no stats line")?;
+            let line = text
+                .lines()
+                .rev()
+                .find(|l| l.starts_with('{'))
+                .context("no stats line")?;
             Ok(serde_json::from_str(line)?)
         };
         let (r, s) = (stats(&r, "receiver")?, stats(&s, "sender")?);

@@ -75,7 +75,9 @@ impl AuditEntry {
                 contributors.unwrap_or(0),
             ),
             Ask::Program { hash, recipients, rows } => ("program", hash.to_string(), recipients.to_vec(), rows, 0),
-            Ask::Intersection { mode, peer, rows } => ("intersection", mode.to_string(), vec![peer.to_string()], rows, 0),
+            Ask::Intersection { mode, peer, rows } => {
+                ("intersection", mode.to_string(), vec![peer.to_string()], rows, 0)
+            }
         };
         AuditEntry {
             decision: if reason.is_some() {

@@ -249,9 +249,15 @@ fn intersection<'a>(who: &'a [String], mode: &'a str, peer: &'a str, rows: usize
 #[test]
 fn intersections_need_a_listed_peer_and_mode() {
     let dir = tempfile::tempdir().unwrap();
-    let p = policy(dir.path(), "psi_peers = [\"bank-b.example\"]\npsi_modes = [\"cardinality\"]");
+    let p = policy(
+        dir.path(),
+        "psi_peers = [\"bank-b.example\"]\npsi_modes = [\"cardinality\"]",
+    );
     let cloud = vec![CLOUD.to_string()];
-    assert_eq!(check(&p, &intersection(&cloud, "cardinality", "bank-b.example", 10)), Ok(()));
+    assert_eq!(
+        check(&p, &intersection(&cloud, "cardinality", "bank-b.example", 10)),
+        Ok(())
+    );
     let e = check(&p, &intersection(&cloud, "intersection", "bank-b.example", 10)).unwrap_err();
     assert!(e.contains("mode \"intersection\" is not allowed"), "{e}");
     let e = check(&p, &intersection(&cloud, "cardinality", "evil.example", 10)).unwrap_err();
@@ -261,15 +267,27 @@ fn intersections_need_a_listed_peer_and_mode() {
     let stranger = vec!["stranger".to_string()];
     assert!(check(&p, &intersection(&stranger, "cardinality", "bank-b.example", 10)).is_err());
     // Decisions are audited with the peer and the mode.
-    p.decide(&intersection(&cloud, "cardinality", "bank-b.example", 10)).unwrap();
+    p.decide(&intersection(&cloud, "cardinality", "bank-b.example", 10))
+        .unwrap();
     let log = std::fs::read_to_string(p.audit().path()).unwrap();
-    assert!(log.contains("\"kind\":\"intersection\"") && log.contains("bank-b.example"), "{log}");
+    assert!(
+        log.contains("\"kind\":\"intersection\"") && log.contains("bank-b.example"),
+        "{log}"
+    );
     // Nothing is allowed by default, and bad entries are refused at load.
     let q = policy(dir.path(), "");
     assert!(check(&q, &intersection(&cloud, "cardinality", "bank-b.example", 10)).is_err());
     let path = dir.path().join("bad.toml");
-    std::fs::write(&path, "audit_log = 'a.jsonl'\n[[dataset]]\nname = 'x'\npsi_modes = ['everything']").unwrap();
+    std::fs::write(
+        &path,
+        "audit_log = 'a.jsonl'\n[[dataset]]\nname = 'x'\npsi_modes = ['everything']",
+    )
+    .unwrap();
     assert!(Policy::load(&path).unwrap_err().to_string().contains("psi mode"));
-    std::fs::write(&path, "audit_log = 'a.jsonl'\n[[dataset]]\nname = 'x'\npsi_peers = ['*']").unwrap();
+    std::fs::write(
+        &path,
+        "audit_log = 'a.jsonl'\n[[dataset]]\nname = 'x'\npsi_peers = ['*']",
+    )
+    .unwrap();
     assert!(Policy::load(&path).unwrap_err().to_string().contains("no wildcard"));
 }

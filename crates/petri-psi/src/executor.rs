@@ -96,9 +96,8 @@ impl PsiRequest {
                 ));
             }
         };
-        let need = |k: &str| {
-            kwarg(process, k)?.ok_or_else(|| PsiError::Request(format!("a psi process needs kwargs {k}")))
-        };
+        let need =
+            |k: &str| kwarg(process, k)?.ok_or_else(|| PsiError::Request(format!("a psi process needs kwargs {k}")));
         let role: Role = need("role")?.parse()?;
         let mode: Mode = need("mode")?.parse()?;
         let reveal: Reveal = kwarg(process, "reveal")?.unwrap_or("receiver").parse()?;
@@ -136,7 +135,9 @@ impl PsiOwner {
             session: None,
         };
         // Decided and audited before a single point leaves.
-        self.policy.decide(&request).map_err(|r| PsiError::Refused(r.to_string()))?;
+        self.policy
+            .decide(&request)
+            .map_err(|r| PsiError::Refused(r.to_string()))?;
         let link = match &req.connect {
             Some(addr) => Link::Dial(addr.clone()),
             None => Link::Listen(self.listen.clone()),
@@ -145,13 +146,16 @@ impl PsiOwner {
         let file = safe_file_name(&req.params.session, req.params.role);
         let path = self.output_dir.join(file);
         if let Some(matched) = &outcome.matched {
-            let mut out = std::fs::File::create(&path)
-                .map_err(|e| PsiError::Input(format!("{}: {e}", path.display())))?;
+            let mut out =
+                std::fs::File::create(&path).map_err(|e| PsiError::Input(format!("{}: {e}", path.display())))?;
             input.write_csv(matched, &mut out)?;
         } else if let Some(sum) = &outcome.sum {
             std::fs::write(
                 &path,
-                format!("intersection_size,intersection_sum\n{},{sum}\n", outcome.cardinality.unwrap_or(0)),
+                format!(
+                    "intersection_size,intersection_sum\n{},{sum}\n",
+                    outcome.cardinality.unwrap_or(0)
+                ),
             )
             .map_err(|e| PsiError::Input(format!("{}: {e}", path.display())))?;
         }
@@ -182,7 +186,13 @@ impl PsiOwner {
 pub fn safe_file_name(session: &str, role: Role) -> String {
     let clean: String = session
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let role = match role {
         Role::Sender => "sender",

@@ -117,8 +117,9 @@ impl Input {
                     duplicates += 1;
                     rows_of[k].push(i);
                     if let Some(v) = value {
-                        payloads[k] = u64::checked_add(payloads[k], v)
-                            .ok_or_else(|| PsiError::Input(format!("{}: the payloads of one key overflow", place(i))))?;
+                        payloads[k] = u64::checked_add(payloads[k], v).ok_or_else(|| {
+                            PsiError::Input(format!("{}: the payloads of one key overflow", place(i)))
+                        })?;
                     }
                 }
                 None => {
@@ -132,7 +133,9 @@ impl Input {
             }
         }
         if keys.is_empty() {
-            return Err(PsiError::Input("the input has no keys: an empty set cannot be intersected".into()));
+            return Err(PsiError::Input(
+                "the input has no keys: an empty set cannot be intersected".into(),
+            ));
         }
         if duplicates > 0 {
             tracing::warn!(duplicates, distinct = keys.len(), "duplicate keys merged");
@@ -162,7 +165,8 @@ impl Input {
         for row in self.matching_rows(matched) {
             w.write_record(row).map_err(io)?;
         }
-        w.flush().map_err(|e| PsiError::Input(format!("cannot write the output: {e}")))
+        w.flush()
+            .map_err(|e| PsiError::Input(format!("cannot write the output: {e}")))
     }
 }
 
@@ -190,7 +194,11 @@ pub async fn read(source: &Source, payload: bool) -> Result<Input, PsiError> {
         }
         Source::Postgres { url, query } => read_postgres(url, query, payload).await,
         Source::Rows(rows) => {
-            let header = if payload { vec!["key".into(), "value".into()] } else { vec!["key".into()] };
+            let header = if payload {
+                vec!["key".into(), "value".into()]
+            } else {
+                vec!["key".into()]
+            };
             let mut text = Vec::with_capacity(rows.len());
             let mut cells = Vec::with_capacity(rows.len());
             for (k, v) in rows {
@@ -369,8 +377,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db.sqlite");
         let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch("CREATE TABLE t(id TEXT, amount INTEGER); INSERT INTO t VALUES ('a', 3), ('b', 4), ('a', 5);")
-            .unwrap();
+        conn.execute_batch(
+            "CREATE TABLE t(id TEXT, amount INTEGER); INSERT INTO t VALUES ('a', 3), ('b', 4), ('a', 5);",
+        )
+        .unwrap();
         drop(conn);
         let src = Source::Sqlite {
             path,

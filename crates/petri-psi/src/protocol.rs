@@ -25,10 +25,10 @@ use rand::seq::SliceRandom;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::PsiError;
 use crate::ecdh::{self, POINT_BYTES, Secret, TAG_BYTES};
 use crate::input::Input;
 use crate::transport::Channel;
-use crate::PsiError;
 
 const HELLO: u8 = 1;
 const POINTS: u8 = 2;
@@ -98,7 +98,9 @@ impl std::str::FromStr for Role {
         match s {
             "sender" => Ok(Role::Sender),
             "receiver" => Ok(Role::Receiver),
-            other => Err(PsiError::Request(format!("unknown role {other:?}: use sender or receiver"))),
+            other => Err(PsiError::Request(format!(
+                "unknown role {other:?}: use sender or receiver"
+            ))),
         }
     }
 }
@@ -119,7 +121,9 @@ impl std::str::FromStr for Reveal {
         match s {
             "receiver" => Ok(Reveal::Receiver),
             "both" => Ok(Reveal::Both),
-            other => Err(PsiError::Request(format!("unknown reveal {other:?}: use receiver or both"))),
+            other => Err(PsiError::Request(format!(
+                "unknown reveal {other:?}: use receiver or both"
+            ))),
         }
     }
 }
@@ -243,7 +247,10 @@ async fn session(params: &Params, input: &Input, channel: &mut Channel) -> Resul
     let start = Instant::now();
     let plan = plan(params.mode, params.role, params.reveal);
     if params.chunk == 0 || params.chunk * POINT_BYTES > crate::transport::MAX_FRAME / 2 {
-        return Err(PsiError::Request(format!("a chunk of {} points is out of range", params.chunk)));
+        return Err(PsiError::Request(format!(
+            "a chunk of {} points is out of range",
+            params.chunk
+        )));
     }
     let payloads = match (params.mode, params.role) {
         (Mode::Sum, Role::Sender) => Some(
@@ -315,7 +322,8 @@ async fn session(params: &Params, input: &Input, channel: &mut Channel) -> Resul
         async move {
             for start in (0..perm.len()).step_by(chunk) {
                 let end = (start + chunk).min(perm.len());
-                let (secret, session_id, perm2, keys) = (secret.clone(), session_id.clone(), perm.clone(), keys.clone());
+                let (secret, session_id, perm2, keys) =
+                    (secret.clone(), session_id.clone(), perm.clone(), keys.clone());
                 let masked = tokio::task::spawn_blocking(move || {
                     let chunk_keys: Vec<&[u8]> = perm2[start..end].iter().map(|&i| keys[i].as_bytes()).collect();
                     ecdh::mask_keys(&secret, &session_id, &chunk_keys).concat()
@@ -376,13 +384,17 @@ async fn session(params: &Params, input: &Input, channel: &mut Channel) -> Resul
                 CIPHERTEXTS if expect_cts => {
                     let w = peer_pk.as_ref().map_or(1, ct_width);
                     if payload.len() % w != 0 || peer_cts.len() + payload.len() > peer_n * w {
-                        return Err(PsiError::Protocol("the peer sent malformed or too many ciphertexts".into()));
+                        return Err(PsiError::Protocol(
+                            "the peer sent malformed or too many ciphertexts".into(),
+                        ));
                     }
                     peer_cts.extend_from_slice(&payload);
                 }
                 RETURN if plan.compare => {
                     if payload.len() % TAG_BYTES != 0 || own_tags.len() + payload.len() > own_n * TAG_BYTES {
-                        return Err(PsiError::Protocol("the peer returned malformed or too many tags".into()));
+                        return Err(PsiError::Protocol(
+                            "the peer returned malformed or too many tags".into(),
+                        ));
                     }
                     own_tags.extend_from_slice(&payload);
                 }
@@ -468,7 +480,9 @@ async fn expect_hello(params: &Params, channel: &mut Channel) -> Result<Hello, P
     let peer: Hello = serde_json::from_slice(&payload)
         .map_err(|e| PsiError::Protocol(format!("the peer's hello is not valid: {e}")))?;
     let mismatch = |what: &str, ours: String, theirs: String| {
-        Err(PsiError::Mismatch(format!("{what}: ours is {ours}, the peer's is {theirs}")))
+        Err(PsiError::Mismatch(format!(
+            "{what}: ours is {ours}, the peer's is {theirs}"
+        )))
     };
     if peer.version != VERSION || peer.protocol != PROTOCOL {
         return mismatch(
@@ -478,7 +492,11 @@ async fn expect_hello(params: &Params, channel: &mut Channel) -> Result<Hello, P
         );
     }
     if peer.session != params.session {
-        return mismatch("session", format!("{:?}", params.session), format!("{:?}", peer.session));
+        return mismatch(
+            "session",
+            format!("{:?}", params.session),
+            format!("{:?}", peer.session),
+        );
     }
     if peer.mode != params.mode {
         return mismatch("mode", params.mode.as_str().into(), peer.mode.as_str().into());
@@ -487,7 +505,11 @@ async fn expect_hello(params: &Params, channel: &mut Channel) -> Result<Hello, P
         return mismatch("reveal", format!("{:?}", params.reveal), format!("{:?}", peer.reveal));
     }
     if peer.role == params.role {
-        return mismatch("role (they must differ)", format!("{:?}", params.role), format!("{:?}", peer.role));
+        return mismatch(
+            "role (they must differ)",
+            format!("{:?}", params.role),
+            format!("{:?}", peer.role),
+        );
     }
     if peer.size == 0 || peer.size > MAX_SET {
         return Err(PsiError::Protocol(format!(

@@ -222,7 +222,12 @@ pub async fn connect(
     let connector = tokio_rustls::TlsConnector::from(config);
     tokio::time::timeout(timeout, connector.connect(name, tcp))
         .await
-        .map_err(|_| PsiError::Timeout(format!("the TLS handshake with {addr} took over {} s", timeout.as_secs_f64())))?
+        .map_err(|_| {
+            PsiError::Timeout(format!(
+                "the TLS handshake with {addr} took over {} s",
+                timeout.as_secs_f64()
+            ))
+        })?
         .map_err(|e| PsiError::Tls(format!("handshake with {addr} (expecting {peer_name:?}) failed: {e}")))
 }
 
@@ -253,10 +258,7 @@ pub async fn accept(
                     "no peer named {peer_name:?} connected within {} s; refused: {reason}",
                     timeout.as_secs_f64()
                 )),
-                None => PsiError::Timeout(format!(
-                    "no peer connected within {} s",
-                    timeout.as_secs_f64()
-                )),
+                None => PsiError::Timeout(format!("no peer connected within {} s", timeout.as_secs_f64())),
             });
         };
         let (tcp, from) = accepted.map_err(|e| PsiError::Transport(format!("accept: {e}")))?;

@@ -20,7 +20,12 @@ async fn read(rows: &[(String, Option<u64>)], payload: bool) -> Input {
 }
 
 /// Runs a receiver and a sender against each other in memory, recording what each receives.
-async fn pair(mode: Mode, reveal: Reveal, receiver: &[(String, Option<u64>)], sender: &[(String, Option<u64>)]) -> (Party, Party) {
+async fn pair(
+    mode: Mode,
+    reveal: Reveal,
+    receiver: &[(String, Option<u64>)],
+    sender: &[(String, Option<u64>)],
+) -> (Party, Party) {
     let (a, b) = tokio::io::duplex(1 << 16);
     let mut params_r = Params::new("session-1", mode, Role::Receiver, reveal);
     let mut params_s = Params::new("session-1", mode, Role::Sender, reveal);
@@ -91,11 +96,20 @@ fn assert_nothing_in_clear(who: &Party, peer: &Party) {
 #[tokio::test]
 async fn intersection_to_receiver_only() {
     let r = keys(&["alice-0000001", "bob-000000002", "carol-0000003", "dave-00000004"]);
-    let s = keys(&["bob-000000002", "erin-00000005", "dave-00000004", "frank-0000006", "gina-00000007"]);
+    let s = keys(&[
+        "bob-000000002",
+        "erin-00000005",
+        "dave-00000004",
+        "frank-0000006",
+        "gina-00000007",
+    ]);
     let (rx, tx) = pair(Mode::Intersection, Reveal::Receiver, &r, &s).await;
     assert_eq!(matched_keys(&rx), plain(&r, &s));
     let so = tx.outcome.as_ref().unwrap();
-    assert!(so.matched.is_none() && so.cardinality.is_none(), "the sender learns nothing");
+    assert!(
+        so.matched.is_none() && so.cardinality.is_none(),
+        "the sender learns nothing"
+    );
     assert_eq!((so.own, so.peer), (5, 4));
     assert_nothing_in_clear(&rx, &tx);
     assert_nothing_in_clear(&tx, &rx);
@@ -130,7 +144,9 @@ async fn cardinality_reveals_the_count_and_no_rows() {
 #[tokio::test]
 async fn sum_equals_the_plaintext_sum() {
     let r: Vec<_> = (0..30).map(|i| (format!("acct-{i:08}"), None)).collect();
-    let mut s: Vec<_> = (20..50).map(|i| (format!("acct-{i:08}"), Some(i as u64 * 10))).collect();
+    let mut s: Vec<_> = (20..50)
+        .map(|i| (format!("acct-{i:08}"), Some(i as u64 * 10)))
+        .collect();
     // A duplicate key: its payloads add up.
     s.push(("acct-00000021".into(), Some(5)));
     let (rx, tx) = pair(Mode::Sum, Reveal::Receiver, &r, &s).await;
