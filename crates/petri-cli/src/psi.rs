@@ -17,9 +17,9 @@ use crate::output::Output;
 #[derive(Subcommand)]
 pub(crate) enum PsiCmd {
     /// Run one party of a session with a peer over mutual TLS.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Run a `psi` executor: answer `psi` processes for one dataset, as its policy allows.
-    Executor(ExecutorArgs),
+    Executor(Box<ExecutorArgs>),
     /// Measure sessions of several sizes: two `petri psi run` processes over loopback mTLS.
     Bench(BenchArgs),
 }
@@ -189,8 +189,8 @@ pub(crate) struct BenchArgs {
 
 pub(crate) async fn run(cmd: PsiCmd, out: &Output) -> anyhow::Result<()> {
     match cmd {
-        PsiCmd::Run(args) => run_party(args).await,
-        PsiCmd::Executor(args) => run_executor(args).await,
+        PsiCmd::Run(args) => run_party(*args).await,
+        PsiCmd::Executor(args) => run_executor(*args).await,
         PsiCmd::Bench(args) => bench(args, out).await,
     }
 }

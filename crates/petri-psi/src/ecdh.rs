@@ -102,7 +102,7 @@ pub fn mask_keys<K: AsRef<[u8]> + Sync>(secret: &Secret, session: &[u8], keys: &
 /// `a·P` for every compressed point `P` the peer sent (concatenated), truncated to `width` bytes
 /// each; in parallel. A point that does not decompress is the peer's error.
 pub fn remask(secret: &Secret, points: &[u8], width: usize) -> Result<Vec<u8>, PsiError> {
-    if points.len() % POINT_BYTES != 0 {
+    if !points.len().is_multiple_of(POINT_BYTES) {
         return Err(PsiError::Protocol(format!(
             "a chunk of {} bytes is not a whole number of points",
             points.len()

@@ -383,7 +383,7 @@ async fn session(params: &Params, input: &Input, channel: &mut Channel) -> Resul
                 }
                 CIPHERTEXTS if expect_cts => {
                     let w = peer_pk.as_ref().map_or(1, ct_width);
-                    if payload.len() % w != 0 || peer_cts.len() + payload.len() > peer_n * w {
+                    if !payload.len().is_multiple_of(w) || peer_cts.len() + payload.len() > peer_n * w {
                         return Err(PsiError::Protocol(
                             "the peer sent malformed or too many ciphertexts".into(),
                         ));
@@ -391,7 +391,7 @@ async fn session(params: &Params, input: &Input, channel: &mut Channel) -> Resul
                     peer_cts.extend_from_slice(&payload);
                 }
                 RETURN if plan.compare => {
-                    if payload.len() % TAG_BYTES != 0 || own_tags.len() + payload.len() > own_n * TAG_BYTES {
+                    if !payload.len().is_multiple_of(TAG_BYTES) || own_tags.len() + payload.len() > own_n * TAG_BYTES {
                         return Err(PsiError::Protocol(
                             "the peer returned malformed or too many tags".into(),
                         ));
