@@ -336,6 +336,10 @@ async fn run_executor(args: ExecutorArgs) -> anyhow::Result<()> {
 /// A root, two organisations and a node each, for loopback benchmarks.
 fn bench_pki(dir: &std::path::Path) -> anyhow::Result<()> {
     use petri_pki::{NodeRequest, OrgRequest, Pki, parse_cidr};
+    if dir.join("a").join("cert.pem").exists() && dir.join("b").join("cert.pem").exists() {
+        // A kept folder from an earlier run: reuse its PKI.
+        return Ok(());
+    }
     let pki = Pki::init(&dir.join("pki"), "bench root", 2)?;
     for org in ["a", "b"] {
         let dns = format!("{org}.psi.test");
