@@ -347,7 +347,8 @@ async fn session(params: &Params, input: &Input, channel: &mut Channel) -> Resul
     let expect_cts = peer_pk.is_some();
     let expect_sum = params.mode == Mode::Sum && params.role == Role::Sender;
     let consume = async {
-        let mut peer_tags: Vec<u8> = Vec::with_capacity(peer_n * TAG_BYTES);
+        // The peer's announced size is not trusted for allocation: grow as points arrive.
+        let mut peer_tags: Vec<u8> = Vec::with_capacity(peer_n.min(1 << 20) * TAG_BYTES);
         let mut peer_cts: Vec<u8> = Vec::new();
         let mut own_tags: Vec<u8> = Vec::with_capacity(if plan.compare { own_n * TAG_BYTES } else { 0 });
         let mut sum: Option<Vec<u8>> = None;
