@@ -18,6 +18,7 @@ mod mpc;
 mod output;
 mod pki;
 mod policy_cmds;
+mod psi;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -102,6 +103,9 @@ enum Command {
     /// Three-party secret-shared computation: compute nodes, data nodes, sessions, benchmark.
     #[command(subcommand)]
     Mpc(mpc::MpcCmd),
+    /// Private set intersection with another organisation: run a party, a `psi` executor, or a benchmark.
+    #[command(subcommand)]
+    Psi(psi::PsiCmd),
 }
 
 fn init_tracing() {
@@ -150,6 +154,7 @@ fn main() {
             Command::Policy(cmd) => policy_cmds::run(cmd, &out),
             Command::Fl(cmd) => fl::run(cmd, &out).await,
             Command::Mpc(cmd) => mpc::run(cmd, &out).await,
+            Command::Psi(cmd) => psi::run(cmd, &out).await,
         }
     });
     if let Err(e) = result {

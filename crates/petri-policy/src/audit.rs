@@ -38,11 +38,11 @@ pub struct AuditEntry {
     pub dataset: String,
     /// Who asked.
     pub initiators: Vec<String>,
-    /// `aggregate` or `program`.
+    /// `aggregate`, `program` or `intersection`.
     pub kind: &'static str,
-    /// The function (aggregates) or program hash (MPC).
+    /// The function (aggregates), program hash (MPC) or mode (intersections).
     pub what: String,
-    /// The analyst key (aggregates) or result nodes (MPC).
+    /// The analyst key (aggregates), result nodes (MPC) or peer (intersections).
     pub to: Vec<String>,
     /// Rows covered.
     pub rows: usize,
@@ -75,6 +75,9 @@ impl AuditEntry {
                 contributors.unwrap_or(0),
             ),
             Ask::Program { hash, recipients, rows } => ("program", hash.to_string(), recipients.to_vec(), rows, 0),
+            Ask::Intersection { mode, peer, rows } => {
+                ("intersection", mode.to_string(), vec![peer.to_string()], rows, 0)
+            }
         };
         AuditEntry {
             decision: if reason.is_some() {

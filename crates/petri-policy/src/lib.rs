@@ -23,6 +23,8 @@
 //! min_cohort = 5                   # refuse answers over fewer rows
 //! min_contributors = 3             # secure sum: at least this many data owners, masked
 //! allow_unmasked = false           # secure sum: answer without pairwise masks (opt-in)
+//! psi_peers = ["bank-b.example"]   # PSI: organisations (certificate names) to intersect with
+//! psi_modes = ["cardinality"]      # PSI: "intersection", "cardinality" and/or "sum"
 //! ```
 //!
 //! Everything is denied unless listed: an empty `initiators` list lets nobody ask, an empty
@@ -117,7 +119,17 @@ pub struct DatasetPolicy {
     /// owner's contribution. Off unless the owner says so.
     #[serde(default)]
     pub allow_unmasked: bool,
+    /// Private set intersection: the peers (their certificate names) this dataset may be
+    /// intersected with. No wildcard.
+    #[serde(default)]
+    pub psi_peers: Vec<String>,
+    /// Private set intersection: the modes allowed (`intersection`, `cardinality`, `sum`).
+    #[serde(default)]
+    pub psi_modes: Vec<String>,
 }
+
+/// The private-set-intersection modes a policy may allow.
+pub const PSI_MODES: [&str; 3] = ["intersection", "cardinality", "sum"];
 
 fn default_min_cohort() -> usize {
     DEFAULT_MIN_COHORT
@@ -154,6 +166,15 @@ pub enum Ask<'a> {
         rows: usize,
         /// Data owners in the secure sum, or `None` for an answer without masks.
         contributors: Option<usize>,
+    },
+    /// A private set intersection of the dataset's keys with a peer's.
+    Intersection {
+        /// The mode: `intersection`, `cardinality` or `sum`.
+        mode: &'a str,
+        /// The peer organisation (its certificate name).
+        peer: &'a str,
+        /// This owner's rows in the intersection.
+        rows: usize,
     },
     /// Shares of a dataset for an MPC session.
     Program {
@@ -234,6 +255,15 @@ impl Policy {
             if d.recipients.iter().any(|r| r == "*") || d.programs.iter().any(|r| r == "*") {
                 return Err(invalid(format!(
                     "dataset {:?}: programs and recipients take no wildcard",
+                    d.name
+                )));
+            }
+            if d.psi_peers.iter().any(|p| p == "*") {
+                return Err(invalid(format!("dataset {:?}: psi_peers take no wildcard", d.name)));
+            }
+            if let Some(bad) = d.psi_modes.iter().find(|m| !PSI_MODES.contains(&m.as_str())) {
+                return Err(invalid(format!(
+                    "dataset {:?}: psi mode {bad:?} is not one of {PSI_MODES:?}",
                     d.name
                 )));
             }
@@ -348,6 +378,21 @@ impl Policy {
                         )));
                     }
                     _ => {}
+                }
+                check_cohort(d, rows)?;
+            }
+            Ask::Intersection { mode, peer, rows } => {
+                if !d.psi_modes.iter().any(|m| m == mode) {
+                    return Err(Refusal(format!(
+                        "private set intersection in mode {mode:?} is not allowed on dataset {:?}",
+                        d.name
+                    )));
+                }
+                if !d.psi_peers.iter().any(|p| p.eq_ignore_ascii_case(peer)) {
+                    return Err(Refusal(format!(
+                        "dataset {:?} may not be intersected with {peer:?}",
+                        d.name
+                    )));
                 }
                 check_cohort(d, rows)?;
             }

@@ -235,3 +235,59 @@ fn a_secure_sum_session_answers_one_process_only() {
     assert!(check(&p, &ask("p3", Some("s1"))).is_err());
     assert_eq!(check(&p, &ask("p3", Some("s2"))), Ok(()));
 }
+
+fn intersection<'a>(who: &'a [String], mode: &'a str, peer: &'a str, rows: usize) -> Request<'a> {
+    Request {
+        dataset: "default",
+        initiators: who,
+        ask: Ask::Intersection { mode, peer, rows },
+        reference: "psi-1",
+        session: None,
+    }
+}
+
+#[test]
+fn intersections_need_a_listed_peer_and_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = policy(
+        dir.path(),
+        "psi_peers = [\"bank-b.example\"]\npsi_modes = [\"cardinality\"]",
+    );
+    let cloud = vec![CLOUD.to_string()];
+    assert_eq!(
+        check(&p, &intersection(&cloud, "cardinality", "bank-b.example", 10)),
+        Ok(())
+    );
+    let e = check(&p, &intersection(&cloud, "intersection", "bank-b.example", 10)).unwrap_err();
+    assert!(e.contains("mode \"intersection\" is not allowed"), "{e}");
+    let e = check(&p, &intersection(&cloud, "cardinality", "evil.example", 10)).unwrap_err();
+    assert!(e.contains("may not be intersected with \"evil.example\""), "{e}");
+    let e = check(&p, &intersection(&cloud, "cardinality", "bank-b.example", 2)).unwrap_err();
+    assert!(e.contains("fewer than"), "{e}");
+    let stranger = vec!["stranger".to_string()];
+    assert!(check(&p, &intersection(&stranger, "cardinality", "bank-b.example", 10)).is_err());
+    // Decisions are audited with the peer and the mode.
+    p.decide(&intersection(&cloud, "cardinality", "bank-b.example", 10))
+        .unwrap();
+    let log = std::fs::read_to_string(p.audit().path()).unwrap();
+    assert!(
+        log.contains("\"kind\":\"intersection\"") && log.contains("bank-b.example"),
+        "{log}"
+    );
+    // Nothing is allowed by default, and bad entries are refused at load.
+    let q = policy(dir.path(), "");
+    assert!(check(&q, &intersection(&cloud, "cardinality", "bank-b.example", 10)).is_err());
+    let path = dir.path().join("bad.toml");
+    std::fs::write(
+        &path,
+        "audit_log = 'a.jsonl'\n[[dataset]]\nname = 'x'\npsi_modes = ['everything']",
+    )
+    .unwrap();
+    assert!(Policy::load(&path).unwrap_err().to_string().contains("psi mode"));
+    std::fs::write(
+        &path,
+        "audit_log = 'a.jsonl'\n[[dataset]]\nname = 'x'\npsi_peers = ['*']",
+    )
+    .unwrap();
+    assert!(Policy::load(&path).unwrap_err().to_string().contains("no wildcard"));
+}

@@ -1,0 +1,359 @@
+//! PSI between two organisations over real mutual TLS from `petri pki`, and as a petri workflow
+//! with a real broker; the attacks: a peer from another CA, a peer with another name, a silent
+//! peer, a request the policy does not allow, and keys leaking to the broker.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use petri_api::model::{Process, state};
+use petri_e2e::{TestServer, unique, within, workflow};
+use petri_pki::tls::{TlsFiles, TlsMaterial};
+use petri_pki::{NodeRequest, OrgRequest, Pki, parse_cidr};
+use petri_psi::executor::{PsiOwner, psi_executor};
+use petri_psi::{Link, Mode, Params, Reveal, Role, Source};
+use petri_sdk::{Client, Env, PrivateKey};
+use serde_json::{Value, json};
+
+/// A root CA with organisations `a` and `b` (one node each, `node.a.psi.test`,
+/// `node.b.psi.test`), under `dir/<root>`.
+fn pki(dir: &Path, root: &str) -> (TlsMaterial, TlsMaterial) {
+    let pki = Pki::init(&dir.join(root), root, 2).unwrap();
+    let mut out = Vec::new();
+    for org in ["a", "b"] {
+        let dns = format!("{org}.psi.test");
+        pki.create_org(&OrgRequest {
+            name: org.into(),
+            dns: vec![dns.clone()],
+            ip_ranges: vec![parse_cidr("127.0.0.0/8").unwrap()],
+            days: 2,
+        })
+        .unwrap();
+        let node = pki
+            .issue_node(
+                org,
+                &NodeRequest {
+                    name: format!("node.{dns}"),
+                    dns: vec![format!("node.{dns}")],
+                    ips: vec![],
+                    days: 2,
+                },
+            )
+            .unwrap();
+        let node_dir = dir.join(format!("{root}-{org}"));
+        std::fs::create_dir_all(&node_dir).unwrap();
+        node.write_to(&node_dir).unwrap();
+        out.push(
+            TlsMaterial::load(&TlsFiles {
+                ca: node_dir.join("ca.pem"),
+                cert: node_dir.join("cert.pem"),
+                key: node_dir.join("key.pem"),
+                crls: vec![],
+            })
+            .unwrap(),
+        );
+    }
+    let b = out.pop().unwrap();
+    (out.pop().unwrap(), b)
+}
+
+fn free_addr() -> String {
+    format!("127.0.0.1:{}", petri_e2e::free_port())
+}
+
+async fn input(keys: &[String]) -> petri_psi::Input {
+    petri_psi::input::read(&Source::Rows(keys.iter().map(|k| (k.clone(), None)).collect()), false)
+        .await
+        .unwrap()
+}
+
+fn ids(range: std::ops::Range<usize>) -> Vec<String> {
+    range.map(|i| format!("customer-{i:08}")).collect()
+}
+
+const T: Duration = Duration::from_secs(20);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn intersection_over_mutual_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = pki(dir.path(), "root");
+    let addr = free_addr();
+    let (listen, dial) = (Link::Listen(addr.clone()), Link::Dial(addr.clone()));
+    let (ia, ib) = (input(&ids(0..60)).await, input(&ids(40..100)).await);
+    let pa = Params::new("tls-1", Mode::Intersection, Role::Receiver, Reveal::Receiver);
+    let pb = Params::new("tls-1", Mode::Intersection, Role::Sender, Reveal::Receiver);
+    let (ra, rb) = tokio::join!(
+        petri_psi::run_tls(&pa, &ia, &listen, "node.b.psi.test", &a, T),
+        petri_psi::run_tls(&pb, &ib, &dial, "node.a.psi.test", &b, T),
+    );
+    let ra = ra.unwrap();
+    rb.unwrap();
+    let matched: Vec<&String> = ra.matched.unwrap().iter().map(|&i| &ia.keys[i]).collect();
+    assert_eq!(matched, ids(40..60).iter().collect::<Vec<_>>());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_from_another_ca_is_refused_in_the_handshake() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, _) = pki(dir.path(), "root");
+    let (_, foreign_b) = pki(dir.path(), "foreign");
+    let addr = free_addr();
+    let (listen, dial) = (Link::Listen(addr.clone()), Link::Dial(addr.clone()));
+    let (ia, ib) = (input(&ids(0..10)).await, input(&ids(5..15)).await);
+    let pa = Params::new("s", Mode::Intersection, Role::Receiver, Reveal::Receiver);
+    let pb = Params::new("s", Mode::Intersection, Role::Sender, Reveal::Receiver);
+    let short = Duration::from_secs(2);
+    let (ra, rb) = tokio::join!(
+        petri_psi::run_tls(&pa, &ia, &listen, "node.b.psi.test", &a, short),
+        petri_psi::run_tls(&pb, &ib, &dial, "node.a.psi.test", &foreign_b, short),
+    );
+    let ea = ra.unwrap_err().to_string();
+    let eb = rb.unwrap_err().to_string();
+    // The listener never ran a session: it refused the handshake and says so at its deadline.
+    assert!(ea.contains("tls") && ea.contains("refused"), "{ea}");
+    // The dialler does not trust the listener's root either.
+    assert!(eb.contains("tls") || eb.contains("transport"), "{eb}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_with_another_name_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = pki(dir.path(), "root");
+    let addr = free_addr();
+    let (listen, dial) = (Link::Listen(addr.clone()), Link::Dial(addr.clone()));
+    let (ia, ib) = (input(&ids(0..10)).await, input(&ids(5..15)).await);
+    let pa = Params::new("s", Mode::Intersection, Role::Receiver, Reveal::Receiver);
+    let pb = Params::new("s", Mode::Intersection, Role::Sender, Reveal::Receiver);
+    let short = Duration::from_secs(2);
+    // The listener expects bank c; b connects with a valid certificate of the same root.
+    let (ra, rb) = tokio::join!(
+        petri_psi::run_tls(&pa, &ia, &listen, "node.c.psi.test", &a, short),
+        petri_psi::run_tls(&pb, &ib, &dial, "node.a.psi.test", &b, short),
+    );
+    let ea = ra.unwrap_err().to_string();
+    assert!(ea.contains("not \"node.c.psi.test\""), "{ea}");
+    assert!(rb.is_err());
+    // And a dialler that expects another name refuses the listener's certificate.
+    let addr = free_addr();
+    let (listen, dial) = (Link::Listen(addr.clone()), Link::Dial(addr.clone()));
+    let (ra, rb) = tokio::join!(
+        petri_psi::run_tls(&pa, &ia, &listen, "node.b.psi.test", &a, short),
+        petri_psi::run_tls(&pb, &ib, &dial, "node.c.psi.test", &b, short),
+    );
+    let eb = rb.unwrap_err().to_string();
+    assert!(eb.contains("handshake") && eb.contains("node.c.psi.test"), "{eb}");
+    assert!(ra.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_peer_over_tls_times_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, _) = pki(dir.path(), "root");
+    // Something listens but never speaks TLS.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let _hold = tokio::spawn(async move {
+        let (_s, _) = listener.accept().await.unwrap();
+        tokio::time::sleep(Duration::from_secs(10)).await;
+    });
+    let ia = input(&ids(0..3)).await;
+    let pa = Params::new("s", Mode::Intersection, Role::Receiver, Reveal::Receiver);
+    let e = petri_psi::run_tls(
+        &pa,
+        &ia,
+        &Link::Dial(addr),
+        "node.b.psi.test",
+        &a,
+        Duration::from_millis(500),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("timeout") && e.contains("0.5 s"), "{e}");
+}
+
+// ---- the workflow -------------------------------------------------------------------------------
+
+fn policy(dir: &Path, org: &str, initiator: &str, peer: &str, modes: &str) -> petri_policy::Policy {
+    let path = dir.join(format!("{org}.policy.toml"));
+    std::fs::write(
+        &path,
+        format!(
+            "owner = {org:?}\naudit_log = \"{org}.audit.jsonl\"\n[[dataset]]\nname = \"customers\"\ninitiators = [{initiator:?}]\npsi_peers = [{peer:?}]\npsi_modes = {modes}\n"
+        ),
+    )
+    .unwrap();
+    petri_policy::Policy::load(&path).unwrap()
+}
+
+fn csv(dir: &Path, org: &str, keys: &[String]) -> PathBuf {
+    let path = dir.join(format!("{org}.csv"));
+    let rows: String = keys.iter().map(|k| format!("{k},{}\n", k.len())).collect();
+    std::fs::write(&path, format!("id,other\n{rows}")).unwrap();
+    path
+}
+
+async fn finished(client: &Client, id: &str, key: &PrivateKey) -> Process {
+    within(60, async {
+        loop {
+            let p = client.get_process(id, key).await.expect("get process");
+            if p.state == state::SUCCESS || p.state == state::FAILED {
+                break p;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+}
+
+/// Two banks' `psi` executors with their policies; a workflow of two `psi` processes whose
+/// kwargs carry only parameters. Bank a learns the intersection (written at its site); the
+/// broker's records carry no key of either bank. A third run in a mode bank b's policy does not
+/// allow is refused and audited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn psi_as_a_workflow_keeps_keys_off_the_broker() {
+    let dir = tempfile::tempdir().unwrap();
+    let (tls_a, tls_b) = pki(dir.path(), "root");
+    let server = TestServer::start().await;
+    let colony = server.colony().await;
+    let mut env = Env::default();
+    env.host = "127.0.0.1".into();
+    env.port = server.addr().port();
+    env.colony = colony.name.clone();
+    let initiator = colony.executor.id();
+    let keys_a = ids(0..40);
+    let keys_b = ids(25..70);
+    let listen_a = free_addr();
+    let (kind_a, kind_b) = (unique("bank-a"), unique("bank-b"));
+    let owners = [
+        (
+            "a",
+            &kind_a,
+            tls_a,
+            policy(
+                dir.path(),
+                "a",
+                &initiator,
+                "node.b.psi.test",
+                "[\"intersection\", \"cardinality\"]",
+            ),
+            csv(dir.path(), "a", &keys_a),
+        ),
+        (
+            "b",
+            &kind_b,
+            tls_b,
+            policy(dir.path(), "b", &initiator, "node.a.psi.test", "[\"intersection\"]"),
+            csv(dir.path(), "b", &keys_b),
+        ),
+    ];
+    let (stop, _) = tokio::sync::broadcast::channel::<()>(1);
+    let mut tasks = Vec::new();
+    for (org, kind, tls, policy, path) in owners {
+        let out = dir.path().join(format!("out-{org}"));
+        std::fs::create_dir_all(&out).unwrap();
+        let owner = PsiOwner {
+            dataset: (
+                "customers".into(),
+                Source::Csv {
+                    path,
+                    column: "id".into(),
+                    payload: None,
+                },
+            ),
+            tls,
+            policy: Arc::new(policy),
+            listen: if org == "a" { listen_a.clone() } else { free_addr() },
+            output_dir: out,
+            timeout: Duration::from_secs(5),
+        };
+        let rt = psi_executor(&env, &unique(org), kind, PrivateKey::generate(), owner);
+        rt.register(Some(&colony.key)).await.unwrap();
+        let mut stopped = stop.subscribe();
+        tasks.push(tokio::spawn(async move {
+            rt.run(async move {
+                let _ = stopped.recv().await;
+            })
+            .await
+        }));
+    }
+    let client = server.client();
+    let key = &colony.executor.key;
+    let spec = |kind: &str, node: &str, kwargs: Value| {
+        let mut s = petri_e2e::spec(&colony.name, kind, "psi");
+        s.nodename = node.into();
+        s.maxretries = 0;
+        if let Value::Object(map) = kwargs {
+            s.kwargs.extend(map);
+        }
+        s
+    };
+    let run = |session: &str, mode: &str| {
+        workflow(
+            &colony.name,
+            vec![
+                spec(
+                    &kind_a,
+                    "a:psi",
+                    json!({"session": session, "role": "receiver", "mode": mode, "dataset": "customers", "peer": "node.b.psi.test"}),
+                ),
+                spec(
+                    &kind_b,
+                    "b:psi",
+                    json!({"session": session, "role": "sender", "mode": mode, "dataset": "customers",
+                           "peer": "node.a.psi.test", "connect": listen_a}),
+                ),
+            ],
+        )
+    };
+    let graph = client.submit_workflow(run("wf-1", "intersection"), key).await.unwrap();
+    let mut seen = Vec::new();
+    for id in &graph.processids {
+        let p = finished(&client, id, key).await;
+        assert_eq!(p.state, state::SUCCESS, "{}: {:?}", p.spec.nodename, p.errors);
+        let report: Value = serde_json::from_str(p.output[0].as_str().unwrap()).unwrap();
+        assert_eq!(
+            report["own_size"].as_u64().unwrap() + report["peer_size"].as_u64().unwrap(),
+            85
+        );
+        assert!(
+            report.get("cardinality").is_none(),
+            "intersection mode keeps even the count local"
+        );
+        seen.push(p);
+    }
+    // Bank a's rows in the intersection, at bank a's site only.
+    let written = std::fs::read_to_string(dir.path().join("out-a/wf-1.receiver.csv")).unwrap();
+    let expected: String = ids(25..40).iter().map(|k| format!("{k},{}\n", k.len())).collect();
+    assert_eq!(written, format!("id,other\n{expected}"));
+    assert!(
+        !dir.path().join("out-b/wf-1.sender.csv").exists(),
+        "the sender learns nothing"
+    );
+
+    // Cardinality is not in bank b's policy: b refuses and audits, a fails for want of a peer.
+    let graph = client.submit_workflow(run("wf-2", "cardinality"), key).await.unwrap();
+    for id in &graph.processids {
+        let p = finished(&client, id, key).await;
+        assert_eq!(p.state, state::FAILED, "{}", p.spec.nodename);
+        if p.spec.nodename == "b:psi" {
+            assert!(format!("{:?}", p.errors).contains("not allowed"), "{:?}", p.errors);
+        }
+        seen.push(p);
+    }
+    let log_b = std::fs::read_to_string(dir.path().join("b.audit.jsonl")).unwrap();
+    assert_eq!(log_b.matches("\"decision\":\"released\"").count(), 1);
+    assert_eq!(log_b.matches("\"decision\":\"refused\"").count(), 1);
+    petri_policy::verify_log(&dir.path().join("b.audit.jsonl")).unwrap();
+
+    // Nothing the broker holds names a key of either bank.
+    let text = serde_json::to_string(&seen).unwrap();
+    for k in keys_a.iter().chain(&keys_b) {
+        assert!(!text.contains(k.as_str()), "the broker's records contain {k}");
+    }
+    let _ = stop.send(());
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    server.stop().await;
+}
