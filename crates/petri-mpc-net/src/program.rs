@@ -322,6 +322,43 @@ impl Program {
         Ok(types)
     }
 
+    /// The program's canonical encoding: its JSON re-serialised from the parsed form, so fields
+    /// come in declaration order (absent optional fields as `null`), object keys inside constants
+    /// are sorted and there is no whitespace. Two texts of one program encode alike.
+    pub fn canonical(&self) -> Vec<u8> {
+        // Serialising plain structs, strings and serde_json values cannot fail.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// The program's hash as data owners pin it: SHA3-256 of [`Program::canonical`], lowercase
+    /// hex. It covers the inputs, the steps and the outputs with their result nodes.
+    pub fn hash(&self) -> String {
+        use sha3::Digest;
+        hex::encode(sha3::Sha3_256::digest(self.canonical()))
+    }
+
+    /// The result nodes the outputs go to, sorted, each once.
+    pub fn recipients(&self) -> Vec<String> {
+        let mut to: Vec<String> = self.outputs.iter().map(|o| o.to.clone()).collect();
+        to.sort();
+        to.dedup();
+        to
+    }
+
+    /// The value names the program reads from data node `source` (at the data node, so `value`
+    /// where given), sorted, each once.
+    pub fn values_from(&self, source: &str) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .inputs
+            .iter()
+            .filter(|i| i.from == source)
+            .map(|i| i.value.clone().unwrap_or_else(|| i.name.clone()))
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
     /// Names of the data nodes the inputs come from.
     pub fn data_sources(&self) -> Vec<String> {
         let mut seen = HashSet::new();
@@ -340,6 +377,11 @@ fn check_name(name: &str) -> Result<(), String> {
         return Err(format!("{name:?} is not a valid name (letters, digits, '_', '-')"));
     }
     Ok(())
+}
+
+/// The hash of a program's text ([`Program::hash`]), after checking it.
+pub fn program_hash(bytes: &[u8]) -> Result<String, String> {
+    Program::parse(bytes).map(|p| p.hash())
 }
 
 /// Time and communication of one step, at one party.
