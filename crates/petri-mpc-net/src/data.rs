@@ -387,6 +387,7 @@ impl DataNode {
         if let Ok(mut received) = self.inner.received.lock() {
             *received.entry(session.to_string()).or_default() += 1;
         }
+        tracing::info!(node = %self.inner.name, session, output, party, "output share received");
         let pending_key = format!("{session}/{output}");
         let complete = {
             let mut pending = self.inner.pending.lock().map_err(|_| "internal lock poisoned")?;

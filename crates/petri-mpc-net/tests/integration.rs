@@ -464,6 +464,13 @@ async fn the_examples_give_their_expected_results() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/mpc");
     for name in ["millionaires", "median", "hospitals"] {
         let example = Example::load(&root.join(name)).unwrap();
+        // The README shows the policy that pins this program.
+        let hash = Program::parse(&example.program).unwrap().hash();
+        let readme = std::fs::read_to_string(root.join(name).join("README.md")).unwrap();
+        assert!(
+            readme.contains(&hash),
+            "{name}: README.md does not show the program hash {hash}"
+        );
         let tmp = tempfile::tempdir().unwrap();
         let cluster = LocalCluster::start(
             tmp.path(),
