@@ -26,7 +26,9 @@ pub(crate) enum MpcCmd {
     Node(NodeArgs),
     /// Run a data and result node (DataManagerService, ResultProviderService) until interrupted.
     Data(DataArgs),
-    /// Orchestrate one session: register the program on the three compute nodes, run, wait.
+    /// Orchestrate one session: register the program on the three compute nodes, run, wait. The
+    /// nodes must name this certificate with --orchestrator, and the data owners' policies must
+    /// allow the program (`petri mpc hash`) and this orchestrator.
     Run(RunArgs),
     /// Print a program's hash, as a data owner's policy pins it (`programs`), with its result
     /// nodes (`recipients`) and the data nodes it reads from.

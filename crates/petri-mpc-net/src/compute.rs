@@ -657,7 +657,11 @@ impl PartyService for ComputeNode {
                 let Ok(n) = u32::try_from(cost(bytes.len())) else {
                     return;
                 };
-                match tokio::time::timeout(timeout, credits.clone().acquire_many_owned(n)).await {
+                let acquired = match credits.clone().try_acquire_many_owned(n) {
+                    Ok(permit) => Ok(Ok(permit)),
+                    Err(_) => tokio::time::timeout(timeout, credits.clone().acquire_many_owned(n)).await,
+                };
+                match acquired {
                     Ok(Ok(permit)) => permit.forget(),
                     Ok(Err(_)) => return,
                     Err(_) => {
