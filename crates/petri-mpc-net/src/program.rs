@@ -590,3 +590,45 @@ pub fn execute<T: Transport>(
         .collect::<Result<Vec<_>, String>>()?;
     Ok(Outcome { outputs, steps })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MILLIONAIRES: &str = r#"{"format": "petri-mpc/1",
+      "inputs": [{"name": "alice_wealth", "from": "alice", "value": "wealth", "type": "u32"},
+                 {"name": "bob_wealth", "from": "bob", "value": "wealth", "type": "u32"}],
+      "steps": [{"out": "alice_is_richer", "op": "gt", "args": ["alice_wealth", "bob_wealth"]}],
+      "outputs": [{"value": "alice_is_richer", "to": "alice"}]}"#;
+
+    /// The hash data owners pin for examples/mpc/millionaires: a change to the canonical
+    /// encoding would void every policy written so far.
+    #[test]
+    fn the_hash_is_stable() {
+        assert_eq!(
+            program_hash(MILLIONAIRES.as_bytes()).unwrap(),
+            "c8269fbfd824d5773a1eaf50da543f852862ef5aebb958f82483797c7bcf0fb8"
+        );
+    }
+
+    #[test]
+    fn the_hash_ignores_layout_but_covers_inputs_steps_and_recipients() {
+        let base = program_hash(MILLIONAIRES.as_bytes()).unwrap();
+        let relaid = r#"{"outputs":[{"to":"alice","value":"alice_is_richer"}],"steps":[{"args":["alice_wealth","bob_wealth"],"op":"gt","out":"alice_is_richer"}],"inputs":[{"type":"u32","value":"wealth","from":"alice","name":"alice_wealth"},{"name":"bob_wealth","from":"bob","value":"wealth","type":"u32","len":null}],"format":"petri-mpc/1"}"#;
+        assert_eq!(program_hash(relaid.as_bytes()).unwrap(), base);
+        for (from, to) in [
+            (r#""to": "alice""#, r#""to": "bob""#),
+            (r#""op": "gt""#, r#""op": "lt""#),
+            (r#""from": "bob""#, r#""from": "carol""#),
+            (r#""bob", "value": "wealth""#, r#""bob", "value": "savings""#),
+        ] {
+            let changed = MILLIONAIRES.replacen(from, to, 1);
+            assert_ne!(changed, MILLIONAIRES);
+            assert_ne!(program_hash(changed.as_bytes()).unwrap(), base, "{from} → {to}");
+        }
+        let p = Program::parse(MILLIONAIRES.as_bytes()).unwrap();
+        assert_eq!(p.recipients(), ["alice"]);
+        assert_eq!(p.values_from("bob"), ["wealth"]);
+        assert!(p.values_from("carol").is_empty());
+    }
+}
