@@ -278,24 +278,28 @@ impl DataNode {
             .map_err(|e| format!("the session's program is not valid: {e}"))?;
         let hash = req.program.hash();
         let recipients = req.program.recipients();
+        // The values the program reads from this node, and the rows they cover.
         let wanted = req.program.values_from(name);
-        if wanted.is_empty() {
-            return Err(format!("the session's program reads nothing from data node {name}"));
-        }
-        let values = self
-            .inner
-            .datasets
-            .get(&req.dataset)
-            .ok_or_else(|| format!("data node {name} has no dataset {:?}", req.dataset))?;
-        let mut selected = Vec::new();
-        for want in &wanted {
-            let (_, words) = values
-                .iter()
-                .find(|(n, _)| n == want)
-                .ok_or_else(|| format!("data node {name} has no value {want} in dataset {:?}", req.dataset))?;
-            selected.push((want.clone(), words));
-        }
-        let rows = selected.iter().map(|(_, w)| w.len()).min().unwrap_or(0);
+        let selected = if wanted.is_empty() {
+            Err(format!("the session's program reads nothing from data node {name}"))
+        } else {
+            match self.inner.datasets.get(&req.dataset) {
+                None => Err(format!("data node {name} has no dataset {:?}", req.dataset)),
+                Some(values) => wanted
+                    .iter()
+                    .map(|want| {
+                        values
+                            .iter()
+                            .find(|(n, _)| n == want)
+                            .map(|(_, words)| (want.clone(), words))
+                            .ok_or_else(|| format!("data node {name} has no value {want} in dataset {:?}", req.dataset))
+                    })
+                    .collect::<Result<Vec<_>, String>>(),
+            }
+        };
+        let rows = selected
+            .as_ref()
+            .map_or(0, |s| s.iter().map(|(_, w)| w.len()).min().unwrap_or(0));
         let request = petri_policy::Request {
             dataset: &req.dataset,
             initiators: &req.initiators,
@@ -315,6 +319,7 @@ impl DataNode {
             }
             Refusal(reason).to_string()
         };
+        let selected = selected.map_err(refuse)?;
         let mut releases = self.inner.releases.lock().map_err(|_| "internal lock poisoned")?;
         if let Some(bound) = releases.bound.get(&req.session)
             && *bound != hash
