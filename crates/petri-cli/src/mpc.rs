@@ -1,5 +1,6 @@
 //! `petri mpc`: three-party secret-shared computation. Compute nodes, data/result nodes, an
-//! orchestrator that runs one session, and a benchmark over three node processes.
+//! orchestrator that runs one session, the program hash data owners pin in their policies, and a
+//! benchmark over three node processes.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -11,6 +12,7 @@ use petri_executor::{Job, Runtime};
 use petri_mpc_net::cluster::{ComputeMode, Example, LocalCluster};
 use petri_mpc_net::data::load_data;
 use petri_mpc_net::orchestrate::{NodeOutcome, run_session};
+use petri_mpc_net::program::Program;
 use petri_mpc_net::workflow::{self, DataTask, PartyTask, ResultTask};
 use petri_mpc_net::{ComputeConfig, ComputeNode, DataNode, NodeTls, serve_compute, serve_data};
 use petri_pki::tls::TlsFiles;
@@ -24,8 +26,13 @@ pub(crate) enum MpcCmd {
     Node(NodeArgs),
     /// Run a data and result node (DataManagerService, ResultProviderService) until interrupted.
     Data(DataArgs),
-    /// Orchestrate one session: register the program on the three compute nodes, run, wait.
+    /// Orchestrate one session: register the program on the three compute nodes, run, wait. The
+    /// nodes must name this certificate with --orchestrator, and the data owners' policies must
+    /// allow the program (`petri mpc hash`) and this orchestrator.
     Run(RunArgs),
+    /// Print a program's hash, as a data owner's policy pins it (`programs`), with its result
+    /// nodes (`recipients`) and the data nodes it reads from.
+    Hash(HashArgs),
     /// Run an example directory (program.json, NAME.data.json) on a throw-away local deployment:
     /// a fresh PKI, data nodes, three compute node processes, all mutual TLS.
     Demo(DemoArgs),
@@ -67,6 +74,22 @@ pub(crate) struct NodeArgs {
     /// Address to listen on.
     #[arg(long, env = "PETRI_MPC_LISTEN")]
     listen: String,
+    /// This node's party id (0, 1 or 2). Sessions for another party id are refused.
+    #[arg(long, env = "PETRI_MPC_PARTY_ID")]
+    party_id: usize,
+    /// The compute nodes, HOST:PORT in party order, this one included (give it three times);
+    /// each HOST must be named in that node's certificate. Sessions naming other addresses are
+    /// refused.
+    #[arg(long = "node", num_args = 1, required = true)]
+    node: Vec<String>,
+    /// The certificate name (DNS or IP) of an orchestrator that may register programs and run
+    /// sessions here (repeatable). Nobody else may.
+    #[arg(long = "orchestrator", num_args = 1)]
+    orchestrator: Vec<String>,
+    /// With --executor: the colony key id of an initiator whose `mpc_party` processes this node
+    /// runs (repeatable). Processes of anyone else fail.
+    #[arg(long = "initiator", num_args = 1)]
+    initiator: Vec<String>,
     /// A data node, NAME=HOST:PORT (repeatable); HOST must be named in its certificate.
     #[arg(long = "data")]
     data: Vec<String>,
@@ -93,8 +116,13 @@ pub(crate) struct DataArgs {
     #[arg(long)]
     name: String,
     /// The data file: {"DATASET": {"VALUE": {"type": "u32", "value": [..]}}}.
-    #[arg(long)]
+    #[arg(long, requires = "policy")]
     input: Option<PathBuf>,
+    /// The data owner's policy (TOML): per dataset, the initiators (orchestrator certificate
+    /// names, workflow initiator key ids), program hashes (`petri mpc hash`), result nodes and
+    /// minimum rows; and the audit log. No shares are released without one.
+    #[arg(long, env = "PETRI_POLICY")]
+    policy: Option<PathBuf>,
     /// The certificate name (DNS or IP) of compute party 0, 1, 2, in order (give it three times).
     #[arg(long = "party", num_args = 1)]
     party: Vec<String>,
@@ -128,6 +156,12 @@ pub(crate) struct RunArgs {
     timeout: u64,
     #[command(flatten)]
     tls: TlsArgs,
+}
+
+#[derive(Args)]
+pub(crate) struct HashArgs {
+    /// The program (petri-mpc/1 JSON).
+    program: PathBuf,
 }
 
 #[derive(Args)]
@@ -168,6 +202,7 @@ pub(crate) async fn run(cmd: MpcCmd, out: &Output) -> anyhow::Result<()> {
         MpcCmd::Node(args) => node(args).await,
         MpcCmd::Data(args) => data(args).await,
         MpcCmd::Run(args) => orchestrate(args, out).await,
+        MpcCmd::Hash(args) => hash(args, out),
         MpcCmd::Demo(args) => demo(args, out).await,
         MpcCmd::Bench(args) => bench(args, out).await,
     }
@@ -195,16 +230,34 @@ async fn shutdown_signal() {
 async fn node(args: NodeArgs) -> anyhow::Result<()> {
     crate::init_tracing();
     let tls = args.tls.load()?;
+    let nodes: [String; 3] = args
+        .node
+        .clone()
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("give --node exactly three times (compute parties 0, 1, 2)"))?;
+    if args.executor.is_none() && !args.initiator.is_empty() {
+        bail!("--initiator applies to workflow sessions: give --executor too");
+    }
     let config = ComputeConfig {
+        party: args.party_id,
+        nodes,
+        orchestrators: args.orchestrator.clone(),
+        initiators: args.initiator.clone(),
         data_nodes: named_addrs(&args.data, "data")?,
         result_nodes: named_addrs(&args.result, "result")?,
         peer_timeout: Duration::from_secs(args.peer_timeout.max(1)),
     };
+    let node = ComputeNode::new(tls.clone(), config).context("bad compute node configuration")?;
     let listener = TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
-    tracing::info!(addr = %listener.local_addr()?, "compute node listening");
-    let node = ComputeNode::new(tls.clone(), config);
+    tracing::info!(
+        addr = %listener.local_addr()?,
+        party = args.party_id,
+        orchestrators = %args.orchestrator.join(","),
+        initiators = %args.initiator.join(","),
+        "compute node listening"
+    );
     let executor = match &args.executor {
         Some(name) => {
             let node = node.clone();
@@ -212,7 +265,7 @@ async fn node(args: NodeArgs) -> anyhow::Result<()> {
                 let node = node.clone();
                 async move {
                     let task: PartyTask = workflow::task(&job.process.spec.kwargs)?;
-                    node.run_party(task).await.map(|v| vec![v])
+                    node.run_party(task, &job.process.initiatorid).await.map(|v| vec![v])
                 }
             });
             Some(runtime)
@@ -267,11 +320,24 @@ async fn data(args: DataArgs) -> anyhow::Result<()> {
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
+    let policy = match &args.policy {
+        Some(path) => {
+            let policy = petri_policy::Policy::load(path)?;
+            tracing::info!(policy = %path.display(), audit_log = %policy.audit().path().display(), "policy loaded");
+            for key in datasets.keys() {
+                if policy.dataset(key).is_none() {
+                    tracing::warn!(dataset = %key, "the policy has no rules for this dataset: nothing of it is released");
+                }
+            }
+            Some(std::sync::Arc::new(policy))
+        }
+        None => None,
+    };
+    let node = DataNode::new(&args.name, datasets, policy, parties, args.out.clone()).map_err(anyhow::Error::msg)?;
     let listener = TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
-    tracing::info!(addr = %listener.local_addr()?, name = %args.name, datasets = datasets.len(), "data node listening");
-    let node = DataNode::new(&args.name, datasets, parties, args.out.clone());
+    tracing::info!(addr = %listener.local_addr()?, name = %args.name, "data node listening");
     let executor = match &args.executor {
         Some(name) => {
             let (n1, n2) = (node.clone(), node.clone());
@@ -280,7 +346,7 @@ async fn data(args: DataArgs) -> anyhow::Result<()> {
                     let node = n1.clone();
                     async move {
                         let task: DataTask = workflow::task(&job.process.spec.kwargs)?;
-                        node.describe(&task).map(|v| vec![v])
+                        node.describe(&task, &job.process.initiatorid).map(|v| vec![v])
                     }
                 })
                 .function("mpc_result", move |job: Job| {
@@ -323,6 +389,27 @@ async fn orchestrate(args: RunArgs, out: &Output) -> anyhow::Result<()> {
         bail!("session {session} failed at party {}: {}", failed.party, failed.error);
     }
     Ok(())
+}
+
+fn hash(args: HashArgs, out: &Output) -> anyhow::Result<()> {
+    let text = std::fs::read(&args.program).with_context(|| format!("cannot read {}", args.program.display()))?;
+    let program = Program::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", args.program.display()))?;
+    let hash = program.hash();
+    out.show(
+        &serde_json::json!({
+            "hash": hash,
+            "recipients": program.recipients(),
+            "sources": program.data_sources(),
+        }),
+        || {
+            outln!("{hash}");
+            eprintln!(
+                "recipients: {}; reads from: {}",
+                program.recipients().join(", "),
+                program.data_sources().join(", ")
+            );
+        },
+    )
 }
 
 fn rand_u64() -> u64 {
@@ -389,16 +476,28 @@ async fn local_cluster(
     dir: Option<PathBuf>,
     data: Vec<(String, petri_mpc_net::data::Datasets)>,
     result_only: Vec<String>,
+    allowed: &[&[u8]],
 ) -> anyhow::Result<(BenchDir, LocalCluster)> {
     let dir = tempfile_dir(dir)?;
     let exe = std::env::current_exe().context("cannot find the petri executable")?;
-    let cluster = LocalCluster::start(dir.path(), data, result_only, ComputeMode::Processes(exe)).await?;
+    let cluster = LocalCluster::start(dir.path(), data, result_only, ComputeMode::Processes(exe), allowed).await?;
     Ok((dir, cluster))
 }
 
 async fn demo(args: DemoArgs, out: &Output) -> anyhow::Result<()> {
     let example = Example::load(&args.example)?;
-    let (_dir, cluster) = local_cluster(args.dir.clone(), example.data.clone(), example.result_only.clone()).await?;
+    let (_dir, cluster) = local_cluster(
+        args.dir.clone(),
+        example.data.clone(),
+        example.result_only.clone(),
+        &[&example.program],
+    )
+    .await?;
+    let policies: Vec<(String, PathBuf)> = example
+        .data
+        .iter()
+        .map(|(name, _)| (name.clone(), cluster.policy_path(name)))
+        .collect();
     let session = args
         .example
         .file_name()
@@ -413,9 +512,12 @@ async fn demo(args: DemoArgs, out: &Output) -> anyhow::Result<()> {
     }
     let results = cluster.all_results(&session);
     out.show(
-        &serde_json::json!({"session": session, "parties": outcomes, "results": results}),
+        &serde_json::json!({"session": session, "parties": outcomes, "results": results, "policies": policies}),
         || {
             show_outcomes_table(&session, &outcomes);
+            for (node, path) in &policies {
+                outln!("{node} released its shares under {}", path.display());
+            }
             for (node, outputs) in &results {
                 let mut names: Vec<&String> = outputs.keys().collect();
                 names.sort();
@@ -430,7 +532,8 @@ async fn demo(args: DemoArgs, out: &Output) -> anyhow::Result<()> {
 }
 
 async fn bench(args: BenchArgs, out: &Output) -> anyhow::Result<()> {
-    let (_dir, cluster) = local_cluster(args.dir.clone(), Vec::new(), vec!["bench".into()]).await?;
+    // Random inputs only: no data node, so no policy is involved.
+    let (_dir, cluster) = local_cluster(args.dir.clone(), Vec::new(), vec!["bench".into()], &[]).await?;
     let mut rows = Vec::new();
     let mut cases: Vec<(&str, usize)> = Vec::new();
     for n in &args.ops {

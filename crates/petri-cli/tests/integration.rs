@@ -126,6 +126,58 @@ fn the_millionaires_example_runs_with_one_command() {
     for party in out["parties"].as_array().unwrap() {
         assert_eq!(party["status"], "FINISHED");
     }
+    // Each data node answered under a policy pinning the program's hash, as `petri mpc hash`
+    // prints it, and audited its releases.
+    let hash = ok(&petri(
+        &["mpc", "hash", "examples/mpc/millionaires/program.json"],
+        &root,
+    ));
+    let hash = hash.trim();
+    assert_eq!(hash.len(), 64, "{hash}");
+    let policies = out["policies"].as_array().unwrap();
+    assert_eq!(policies.len(), 2, "{policies:?}");
+    for entry in policies {
+        let path = Path::new(entry[1].as_str().unwrap());
+        let policy = std::fs::read_to_string(path).unwrap();
+        assert!(policy.contains(hash), "{policy}");
+        let audit = std::fs::read_to_string(path.with_file_name(format!("{}.audit.jsonl", entry[0].as_str().unwrap())))
+            .unwrap();
+        assert_eq!(audit.matches("\"released\"").count(), 3, "{audit}");
+    }
+}
+
+#[test]
+fn an_mpc_data_node_with_data_needs_a_policy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    std::fs::write(d.join("data.json"), r#"{"x": {"v": {"type": "u32", "value": 1}}}"#).unwrap();
+    let out = petri(
+        &[
+            "mpc",
+            "data",
+            "--listen",
+            "127.0.0.1:0",
+            "--name",
+            "bob",
+            "--input",
+            "data.json",
+            "--party",
+            "a",
+            "--party",
+            "b",
+            "--party",
+            "c",
+            "--ca",
+            "x",
+            "--cert",
+            "x",
+            "--key",
+            "x",
+        ],
+        d,
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--policy"), "{out:?}");
 }
 
 #[test]

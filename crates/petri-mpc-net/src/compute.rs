@@ -1,21 +1,39 @@
 //! The compute node: `PartyService` for orchestrators and for the two peer compute nodes.
 //!
-//! A session runs in four steps: fetch this party's input shares from the data nodes, open a
+//! Who may do what is fixed by the node's [`ComputeConfig`], never by a request:
+//!
+//! - programs and sessions (`RegisterGraph`, `CreateSession`, `FinishSession`, `ListSessions`)
+//!   come only from a configured orchestrator, recognised by a name in its verified certificate,
+//!   or, in workflow mode, from an `mpc_party` process whose initiator key id is configured; a
+//!   caller sees and ends only its own sessions, and runs only programs it registered itself;
+//! - the node is always its configured party, and the three parties are always the configured
+//!   compute nodes: a `CreateSession` with another party id or other addresses is refused;
+//! - a peer's stream is accepted only from the certificate naming the configured host of the
+//!   party the stream claims to be.
+//!
+//! A session runs in four steps: fetch this party's input shares from the data nodes (sending
+//! them the session's program and who started it, so their policies can decide), open a
 //! `SendValue` stream to each peer, run the program with the engine on a blocking thread (its
-//! transport is the streams), and send this party's output shares to the result nodes. A peer's
-//! stream is accepted only when the certificate of the connection names the address the
-//! orchestrator gave for the party id the stream claims. Every wait has a timeout.
+//! transport is the streams), and send this party's output shares to the result nodes.
+//!
+//! Peer links are bounded: a message longer than the engine ever sends
+//! ([`petri_mpc::MAX_MESSAGE_BYTES`]) fails the stream, and each peer's inbox holds at most
+//! [`INBOX_BYTES`] unread; beyond that the stream is no longer read (HTTP/2 flow control holds the
+//! peer back), and if the engine has not made room within the peer timeout the stream is closed
+//! as a flood. The engine's own sends never wait: they are bounded by its program. Every wait has
+//! a timeout.
 
 use std::collections::HashMap;
 use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use petri_mpc::{AShare, MpcError, Party, Transport};
-use tokio::sync::mpsc;
+use petri_mpc::{AShare, MAX_MESSAGE_BYTES, MpcError, Party, Transport};
+use tokio::sync::{Semaphore, mpsc};
 use tokio_stream::wrappers::{ReceiverStream, UnboundedReceiverStream};
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::data::{SHARE_REQUEST_FORMAT, ShareRequest};
 use crate::program::{Program, execute};
 use crate::proto::data_manager_service_client::DataManagerServiceClient;
 use crate::proto::party_service_client::PartyServiceClient;
@@ -28,25 +46,69 @@ use crate::proto::{
     SendValueResponse, SendValueResult, SessionEntry, SessionListRequest, SessionListResponse, SessionStatus,
     TypedValue, Value, value,
 };
-use crate::tls::{NodeTls, error_chain, peer};
+use crate::tls::{NodeTls, error_chain, peer, split_host_port};
 use crate::values::{read_named_shares, share_tuple, share_tuple_type};
+use crate::{NetError, Result as NetResult};
 
-/// Largest piece of an engine message in one gRPC message.
-const CHUNK: usize = 4 << 20;
 /// How long a peer's stream waits for the session to be created here.
 const SESSION_WAIT: Duration = Duration::from_secs(15);
-/// Largest gRPC message accepted.
-pub const MAX_MESSAGE: usize = 8 << 20;
+/// Largest gRPC message accepted: programs, and peer messages (which the engine keeps to
+/// [`MAX_MESSAGE_BYTES`]).
+pub const MAX_MESSAGE: usize = 4 << 20;
+/// Bytes one peer may have waiting, unread by the engine, in one session's inbox (64 of the
+/// engine's largest messages; an honest round keeps a few in flight).
+pub const INBOX_BYTES: usize = 64 * MAX_MESSAGE_BYTES;
+/// What a message costs in the inbox beyond its bytes, so that empty messages count too.
+const MESSAGE_OVERHEAD: usize = 64;
 
-/// How a compute node reaches its data and result nodes, and how long it waits for peers.
+/// Where a compute node sits in the federation, whom it obeys, and how it reaches its data and
+/// result nodes.
 #[derive(Clone, Debug)]
 pub struct ComputeConfig {
+    /// This node's party id (0, 1 or 2). A session for another party id is refused.
+    pub party: usize,
+    /// The three compute nodes, `host:port` in party order, this node's own included. Each
+    /// host must be named in that node's certificate. A session naming other addresses is
+    /// refused.
+    pub nodes: [String; 3],
+    /// Certificate names (DNS names or IP addresses) of the orchestrators that may register
+    /// programs and run sessions over gRPC.
+    pub orchestrators: Vec<String>,
+    /// Colony key ids of the initiators whose `mpc_party` processes this node runs.
+    pub initiators: Vec<String>,
     /// Data nodes by name: host:port.
     pub data_nodes: HashMap<String, String>,
     /// Result nodes by name: host:port.
     pub result_nodes: HashMap<String, String>,
     /// How long to wait for a peer's message (and for connections).
     pub peer_timeout: Duration,
+}
+
+/// Who asks a compute node for something.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Caller {
+    /// An orchestrator over gRPC, by the names of its verified certificate.
+    Orchestrator(Vec<String>),
+    /// The initiator of a petri workflow (colony key id), for an `mpc_party` process.
+    Initiator(String),
+}
+
+impl Caller {
+    /// The identities a data node's policy may list for this caller.
+    pub fn identities(&self) -> Vec<String> {
+        match self {
+            Caller::Orchestrator(names) => names.clone(),
+            Caller::Initiator(id) => vec![id.clone()],
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Caller::Orchestrator(names) if names.is_empty() => "a certificate without names".into(),
+            Caller::Orchestrator(names) => format!("the certificate of {}", names.join(", ")),
+            Caller::Initiator(id) => format!("initiator {id}"),
+        }
+    }
 }
 
 /// A compute node.
@@ -58,8 +120,14 @@ pub struct ComputeNode {
 struct Inner {
     tls: NodeTls,
     config: ComputeConfig,
-    graphs: Mutex<HashMap<String, Arc<Program>>>,
+    addresses: [(String, u16); 3],
+    graphs: Mutex<HashMap<String, Graph>>,
     sessions: Mutex<HashMap<String, Arc<Session>>>,
+}
+
+struct Graph {
+    program: Arc<Program>,
+    owner: Caller,
 }
 
 type Inbox = std_mpsc::Sender<Result<Vec<u8>, String>>;
@@ -67,11 +135,14 @@ type InboxRx = std_mpsc::Receiver<Result<Vec<u8>, String>>;
 
 struct Session {
     id: String,
+    graph_id: String,
     party: usize,
-    addresses: Vec<(String, u16)>,
+    creator: Caller,
     state: Mutex<SessionState>,
     inbox_tx: Vec<Inbox>,
     inbox_rx: Mutex<Option<Vec<InboxRx>>>,
+    /// Room left in each peer's inbox, in bytes ([`INBOX_BYTES`] at first).
+    credits: Vec<Arc<Semaphore>>,
     streams: Mutex<[bool; 3]>,
 }
 
@@ -81,51 +152,103 @@ struct SessionState {
     stats: String,
 }
 
+fn cost(len: usize) -> usize {
+    len + MESSAGE_OVERHEAD
+}
+
 impl ComputeNode {
-    /// A compute node using `tls` for every connection.
-    pub fn new(tls: NodeTls, config: ComputeConfig) -> ComputeNode {
-        ComputeNode {
+    /// A compute node using `tls` for every connection. Fails if the configuration is not
+    /// coherent, in particular if this node's certificate does not name its own host.
+    pub fn new(tls: NodeTls, config: ComputeConfig) -> NetResult<ComputeNode> {
+        if config.party > 2 {
+            return Err(NetError::Config(format!(
+                "the party id must be 0, 1 or 2, not {}",
+                config.party
+            )));
+        }
+        let mut addresses: [(String, u16); 3] = Default::default();
+        for (slot, node) in addresses.iter_mut().zip(&config.nodes) {
+            *slot = split_host_port(node)?;
+        }
+        for i in 0..3 {
+            for j in i + 1..3 {
+                if addresses[i].0.eq_ignore_ascii_case(&addresses[j].0) {
+                    return Err(NetError::Config(format!(
+                        "compute nodes {i} and {j} share the host {}: parties are told apart by the host their certificates name",
+                        addresses[i].0
+                    )));
+                }
+            }
+        }
+        let own = &addresses[config.party].0;
+        if !tls.has_name(own) {
+            return Err(NetError::Config(format!(
+                "this node is party {} at {own}, but its certificate names {}",
+                config.party,
+                tls.names().join(", ")
+            )));
+        }
+        if config.orchestrators.is_empty() && config.initiators.is_empty() {
+            tracing::warn!("no orchestrator or initiator is configured: this compute node will refuse every session");
+        }
+        Ok(ComputeNode {
             inner: Arc::new(Inner {
                 tls,
                 config,
+                addresses,
                 graphs: Mutex::default(),
                 sessions: Mutex::default(),
             }),
-        }
+        })
+    }
+
+    /// This node's configuration.
+    pub fn config(&self) -> &ComputeConfig {
+        &self.inner.config
     }
 
     fn session(&self, id: &str) -> Option<Arc<Session>> {
         self.inner.sessions.lock().ok().and_then(|s| s.get(id).cloned())
     }
-}
 
-fn set_state(session: &Session, status: SessionStatus, error: String, stats: String) {
-    if let Ok(mut st) = session.state.lock() {
-        st.status = status;
-        st.error = error;
-        if !stats.is_empty() {
-            st.stats = stats;
+    /// The caller of a gRPC request, if its certificate names a configured orchestrator.
+    fn orchestrator<T>(&self, request: &Request<T>, what: &str) -> Result<Caller, Status> {
+        let names = peer(request).map(|p| p.names).unwrap_or_default();
+        let configured = &self.inner.config.orchestrators;
+        if names
+            .iter()
+            .any(|n| configured.iter().any(|o| o.eq_ignore_ascii_case(n)))
+        {
+            return Ok(Caller::Orchestrator(names));
+        }
+        let caller = Caller::Orchestrator(names);
+        tracing::warn!(caller = %caller.describe(), what, "refused: not a configured orchestrator");
+        Err(Status::permission_denied(format!(
+            "{} is not an orchestrator of this compute node: {what} refused",
+            caller.describe()
+        )))
+    }
+
+    /// The caller of an `mpc_party` process, if its initiator is configured.
+    pub(crate) fn initiator(&self, id: &str) -> Result<Caller, String> {
+        if self.inner.config.initiators.iter().any(|i| i.eq_ignore_ascii_case(id)) {
+            Ok(Caller::Initiator(id.to_string()))
+        } else {
+            Err(format!(
+                "initiator {id} may not run sessions on this compute node (it is not one of its --initiator keys)"
+            ))
         }
     }
-}
 
-#[tonic::async_trait]
-impl PartyService for ComputeNode {
-    async fn register_graph(
-        &self,
-        request: Request<RegisterGraphRequest>,
-    ) -> Result<Response<RegisterGraphResponse>, Status> {
-        let req = request.into_inner();
-        let reply = |result: RegisterGraphResult, message: String| {
-            Ok(Response::new(RegisterGraphResponse {
-                result: result as i32,
-                message,
-            }))
+    pub(crate) fn register(&self, caller: &Caller, req: RegisterGraphRequest) -> RegisterGraphResponse {
+        let reply = |result: RegisterGraphResult, message: String| RegisterGraphResponse {
+            result: result as i32,
+            message,
         };
-        if req.graph_id.is_empty() {
+        if req.graph_id.is_empty() || req.graph_id.len() > 160 {
             return reply(
                 RegisterGraphResult::RegisterGraphGenericFailure,
-                "empty graph_id".into(),
+                "graph_id must be 1..=160 characters".into(),
             );
         }
         let program = match Program::parse(&req.graph_json) {
@@ -148,93 +271,99 @@ impl PartyService for ComputeNode {
                 );
             }
         }
-        let mut graphs = self
-            .inner
-            .graphs
-            .lock()
-            .map_err(|_| Status::internal("lock poisoned"))?;
+        let Ok(mut graphs) = self.inner.graphs.lock() else {
+            return reply(RegisterGraphResult::RegisterGraphGenericFailure, "lock poisoned".into());
+        };
         if graphs.contains_key(&req.graph_id) {
             return reply(
                 RegisterGraphResult::RegisterGraphDuplicate,
                 format!("graph {} is already registered", req.graph_id),
             );
         }
-        graphs.insert(req.graph_id.clone(), Arc::new(program));
-        tracing::info!(graph = %req.graph_id, "program registered");
+        tracing::info!(graph = %req.graph_id, program = %program.hash(), caller = %caller.describe(), "program registered");
+        graphs.insert(
+            req.graph_id,
+            Graph {
+                program: Arc::new(program),
+                owner: caller.clone(),
+            },
+        );
         reply(RegisterGraphResult::RegisterGraphSuccess, String::new())
     }
 
-    async fn create_session(
-        &self,
-        request: Request<CreateSessionRequest>,
-    ) -> Result<Response<CreateSessionResponse>, Status> {
-        let req = request.into_inner();
+    pub(crate) fn create(&self, caller: &Caller, req: CreateSessionRequest) -> CreateSessionResponse {
         let reply = |result: CreateSessionResult, message: String| {
             if !message.is_empty() {
                 tracing::warn!(session = %req.session_id, %message, "session refused");
             }
-            Ok(Response::new(CreateSessionResponse {
+            CreateSessionResponse {
                 result: result as i32,
                 message,
-            }))
+            }
         };
-        let Some(program) = self
-            .inner
-            .graphs
-            .lock()
-            .ok()
-            .and_then(|g| g.get(&req.graph_id).cloned())
-        else {
-            return reply(
-                CreateSessionResult::CreateSessionMissingGraph,
-                format!("no graph {:?} is registered", req.graph_id),
-            );
+        let invalid = CreateSessionResult::CreateSessionInvalidConfiguration;
+        let graph = self.inner.graphs.lock().ok().and_then(|g| {
+            g.get(&req.graph_id)
+                .map(|graph| (graph.program.clone(), graph.owner == *caller))
+        });
+        let program = match graph {
+            None => {
+                return reply(
+                    CreateSessionResult::CreateSessionMissingGraph,
+                    format!("no graph {:?} is registered", req.graph_id),
+                );
+            }
+            Some((_, false)) => {
+                return reply(
+                    CreateSessionResult::CreateSessionMissingGraph,
+                    format!("graph {:?} was registered by another caller", req.graph_id),
+                );
+            }
+            Some((program, true)) => program,
         };
         if req.session_id.is_empty() || req.session_id.len() > 128 {
-            return reply(
-                CreateSessionResult::CreateSessionInvalidConfiguration,
-                "session_id must be 1..=128 characters".into(),
-            );
+            return reply(invalid, "session_id must be 1..=128 characters".into());
         }
-        if req.party_id > 2 {
+        let me = self.inner.config.party;
+        if req.party_id != me as u64 {
             return reply(
-                CreateSessionResult::CreateSessionInvalidConfiguration,
-                format!("party_id must be 0, 1 or 2, not {}", req.party_id),
+                invalid,
+                format!(
+                    "party_id {} is not this node's party: this node is configured as party {me}",
+                    req.party_id
+                ),
             );
         }
         if req.party_address.len() != 3 {
             return reply(
-                CreateSessionResult::CreateSessionInvalidConfiguration,
+                invalid,
                 format!("party_address must list 3 parties, not {}", req.party_address.len()),
             );
         }
-        let mut addresses = Vec::new();
-        for a in &req.party_address {
-            let port = u16::try_from(a.port).ok().filter(|p| *p != 0);
-            match port {
-                Some(port) if !a.address.is_empty() => addresses.push((a.address.clone(), port)),
-                _ => {
-                    return reply(
-                        CreateSessionResult::CreateSessionInvalidConfiguration,
-                        format!("party address {}:{} is not valid", a.address, a.port),
-                    );
-                }
+        for (i, (a, (host, port))) in req.party_address.iter().zip(&self.inner.addresses).enumerate() {
+            if !a.address.eq_ignore_ascii_case(host) || a.port != u32::from(*port) {
+                return reply(
+                    invalid,
+                    format!(
+                        "party_address {i} is {}:{}, but this node's configuration has {host}:{port} for party {i}",
+                        a.address, a.port
+                    ),
+                );
             }
         }
         let key = match <DataRequest as prost::Message>::decode(req.data_settings.as_slice()) {
             Ok(d) => d.key,
-            Err(e) => {
-                return reply(
-                    CreateSessionResult::CreateSessionInvalidConfiguration,
-                    format!("data_settings is not a DataRequest: {e}"),
-                );
-            }
+            Err(e) => return reply(invalid, format!("data_settings is not a DataRequest: {e}")),
+        };
+        let Ok(dataset) = String::from_utf8(key) else {
+            return reply(invalid, "the dataset key is not UTF-8".into());
         };
         let (txs, rxs): (Vec<_>, Vec<_>) = (0..3).map(|_| std_mpsc::channel()).unzip();
         let session = Arc::new(Session {
             id: req.session_id.clone(),
-            party: req.party_id as usize,
-            addresses,
+            graph_id: req.graph_id.clone(),
+            party: me,
+            creator: caller.clone(),
             state: Mutex::new(SessionState {
                 status: SessionStatus::Created,
                 error: String::new(),
@@ -242,14 +371,13 @@ impl PartyService for ComputeNode {
             }),
             inbox_tx: txs,
             inbox_rx: Mutex::new(Some(rxs)),
+            credits: (0..3).map(|_| Arc::new(Semaphore::new(INBOX_BYTES))).collect(),
             streams: Mutex::new([false; 3]),
         });
         {
-            let mut sessions = self
-                .inner
-                .sessions
-                .lock()
-                .map_err(|_| Status::internal("lock poisoned"))?;
+            let Ok(mut sessions) = self.inner.sessions.lock() else {
+                return reply(CreateSessionResult::CreateSessionGenericFailure, "lock poisoned".into());
+            };
             if sessions.contains_key(&req.session_id) {
                 return reply(
                     CreateSessionResult::CreateSessionDuplicateSession,
@@ -258,11 +386,11 @@ impl PartyService for ComputeNode {
             }
             sessions.insert(req.session_id.clone(), session.clone());
         }
-        tracing::info!(session = %req.session_id, graph = %req.graph_id, party = req.party_id, "session created");
+        tracing::info!(session = %req.session_id, graph = %req.graph_id, party = me, caller = %caller.describe(), "session created");
         let node = self.clone();
         tokio::spawn(async move {
             let t0 = Instant::now();
-            match node.run_session(&session, &program, &key).await {
+            match node.run_session(&session, &program, &dataset).await {
                 Ok(stats) => {
                     tracing::info!(session = %session.id, secs = t0.elapsed().as_secs_f64(), "session finished");
                     set_state(&session, SessionStatus::Finished, String::new(), stats);
@@ -276,43 +404,59 @@ impl PartyService for ComputeNode {
         reply(CreateSessionResult::CreateSessionSuccess, String::new())
     }
 
-    async fn finish_session(
-        &self,
-        request: Request<FinishSessionRequest>,
-    ) -> Result<Response<FinishSessionResponse>, Status> {
-        let id = request.into_inner().session_id;
-        let removed = self
-            .inner
-            .sessions
-            .lock()
-            .map_err(|_| Status::internal("lock poisoned"))?
-            .remove(&id);
-        Ok(Response::new(match removed {
-            Some(_) => FinishSessionResponse {
-                result: FinishSessionResult::FinishSessionSuccess as i32,
-                message: String::new(),
-            },
-            None => FinishSessionResponse {
-                result: FinishSessionResult::FinishSessionMissingSession as i32,
-                message: format!("no session {id:?}"),
-            },
-        }))
+    /// Removes a session of `caller`, and its program unless another session still uses it.
+    pub(crate) fn finish(&self, caller: &Caller, id: &str) -> FinishSessionResponse {
+        let missing = || FinishSessionResponse {
+            result: FinishSessionResult::FinishSessionMissingSession as i32,
+            message: format!("no session {id:?}"),
+        };
+        let Ok(mut sessions) = self.inner.sessions.lock() else {
+            return FinishSessionResponse {
+                result: FinishSessionResult::FinishSessionGenericFailure as i32,
+                message: "lock poisoned".into(),
+            };
+        };
+        // Someone else's session is answered like a missing one.
+        if !sessions.get(id).is_some_and(|s| s.creator == *caller) {
+            return missing();
+        }
+        let Some(removed) = sessions.remove(id) else {
+            return missing();
+        };
+        if !sessions.values().any(|s| s.graph_id == removed.graph_id)
+            && let Ok(mut graphs) = self.inner.graphs.lock()
+        {
+            graphs.remove(&removed.graph_id);
+        }
+        FinishSessionResponse {
+            result: FinishSessionResult::FinishSessionSuccess as i32,
+            message: String::new(),
+        }
     }
 
-    async fn list_sessions(
-        &self,
-        _request: Request<SessionListRequest>,
-    ) -> Result<Response<SessionListResponse>, Status> {
-        let sessions = self
+    /// Removes a registered program that no session uses.
+    pub(crate) fn forget_graph(&self, graph_id: &str) {
+        let in_use = self
             .inner
             .sessions
             .lock()
-            .map_err(|_| Status::internal("lock poisoned"))?;
+            .map(|s| s.values().any(|s| s.graph_id == graph_id))
+            .unwrap_or(true);
+        if !in_use && let Ok(mut graphs) = self.inner.graphs.lock() {
+            graphs.remove(graph_id);
+        }
+    }
+
+    /// The sessions `caller` created.
+    pub(crate) fn list(&self, caller: &Caller) -> SessionListResponse {
+        let Ok(sessions) = self.inner.sessions.lock() else {
+            return SessionListResponse::default();
+        };
         let mut entries: Vec<SessionEntry> = sessions
             .values()
+            .filter(|s| s.creator == *caller)
             .map(|s| {
-                let st = s.state.lock();
-                let (status, error, stats) = match st {
+                let (status, error, stats) = match s.state.lock() {
                     Ok(st) => (st.status, st.error.clone(), st.stats.clone()),
                     Err(_) => (SessionStatus::Failed, "lock poisoned".into(), String::new()),
                 };
@@ -325,7 +469,52 @@ impl PartyService for ComputeNode {
             })
             .collect();
         entries.sort_by(|a, b| a.session_id.cmp(&b.session_id));
-        Ok(Response::new(SessionListResponse { session: entries }))
+        SessionListResponse { session: entries }
+    }
+}
+
+fn set_state(session: &Session, status: SessionStatus, error: String, stats: String) {
+    if let Ok(mut st) = session.state.lock() {
+        st.status = status;
+        st.error = error;
+        if !stats.is_empty() {
+            st.stats = stats;
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl PartyService for ComputeNode {
+    async fn register_graph(
+        &self,
+        request: Request<RegisterGraphRequest>,
+    ) -> Result<Response<RegisterGraphResponse>, Status> {
+        let caller = self.orchestrator(&request, "RegisterGraph")?;
+        Ok(Response::new(self.register(&caller, request.into_inner())))
+    }
+
+    async fn create_session(
+        &self,
+        request: Request<CreateSessionRequest>,
+    ) -> Result<Response<CreateSessionResponse>, Status> {
+        let caller = self.orchestrator(&request, "CreateSession")?;
+        Ok(Response::new(self.create(&caller, request.into_inner())))
+    }
+
+    async fn finish_session(
+        &self,
+        request: Request<FinishSessionRequest>,
+    ) -> Result<Response<FinishSessionResponse>, Status> {
+        let caller = self.orchestrator(&request, "FinishSession")?;
+        Ok(Response::new(self.finish(&caller, &request.into_inner().session_id)))
+    }
+
+    async fn list_sessions(
+        &self,
+        request: Request<SessionListRequest>,
+    ) -> Result<Response<SessionListResponse>, Status> {
+        let caller = self.orchestrator(&request, "ListSessions")?;
+        Ok(Response::new(self.list(&caller)))
     }
 
     type SendValueStream = ReceiverStream<Result<SendValueResponse, Status>>;
@@ -334,7 +523,24 @@ impl PartyService for ComputeNode {
         &self,
         request: Request<Streaming<SendValueRequest>>,
     ) -> Result<Response<Self::SendValueStream>, Status> {
-        let peer_info = peer(&request);
+        let names = peer(&request).map(|p| p.names).unwrap_or_default();
+        let me = self.inner.config.party;
+        // Only the other configured compute nodes may open a stream at all.
+        let candidates: Vec<usize> = (0..3)
+            .filter(|p| {
+                *p != me
+                    && names
+                        .iter()
+                        .any(|n| n.eq_ignore_ascii_case(&self.inner.addresses[*p].0))
+            })
+            .collect();
+        if candidates.is_empty() {
+            tracing::warn!(names = %names.join(", "), "peer stream refused: not a configured compute node");
+            return Err(Status::permission_denied(format!(
+                "the certificate of {} is not that of another compute node of this node's configuration",
+                names.join(", ")
+            )));
+        }
         let mut stream = request.into_inner();
         let (resp_tx, resp_rx) = mpsc::channel(4);
         let node = self.clone();
@@ -380,13 +586,13 @@ impl PartyService for ComputeNode {
                 .await;
                 return;
             }
-            let expected = &session.addresses[from].0;
-            if !peer_info.as_ref().is_some_and(|p| p.has_name(expected)) {
+            if !candidates.contains(&from) {
                 refuse(
                     SendValueResult::SendValueWrongParty,
                     format!(
-                        "the stream claims party {from} ({expected}) but its certificate names {}",
-                        peer_info.map(|p| p.names.join(", ")).unwrap_or_default()
+                        "the stream claims party {from} ({}) but its certificate names {}",
+                        node.inner.addresses[from].0,
+                        names.join(", ")
                     ),
                 )
                 .await;
@@ -405,7 +611,8 @@ impl PartyService for ComputeNode {
                 return;
             }
             let inbox = session.inbox_tx[from].clone();
-            let mut buf: Vec<u8> = Vec::new();
+            let credits = session.credits[from].clone();
+            let timeout = node.inner.config.peer_timeout;
             let mut next = Some(first);
             loop {
                 let msg = match next.take() {
@@ -414,29 +621,61 @@ impl PartyService for ComputeNode {
                         Ok(Some(m)) => m,
                         Ok(None) => return,
                         Err(e) => {
-                            let _ = inbox.send(Err(format!("stream from party {from} broke: {e}")));
+                            let _ = inbox.send(Err(format!("stream from party {from} broke: {}", e.message())));
                             return;
                         }
                     },
                 };
-                if msg.session_id != session.id || msg.party_id as usize != from {
-                    let _ = inbox.send(Err(format!("party {from} switched session or party id mid-stream")));
+                let failure = if msg.session_id != session.id || msg.party_id as usize != from {
+                    Some(format!("party {from} switched session or party id mid-stream"))
+                } else if msg.node_id != 0 {
+                    Some(format!(
+                        "party {from} sent a message in pieces, which the engine never does"
+                    ))
+                } else {
+                    None
+                };
+                let bytes = match (failure, msg.data.and_then(|d| d.value)) {
+                    (Some(reason), _) => Err(reason),
+                    (None, Some(value::Value::Bytes(b))) if b.data.len() > MAX_MESSAGE_BYTES => Err(format!(
+                        "party {from} sent a message of {} bytes; the engine's messages are at most {MAX_MESSAGE_BYTES}",
+                        b.data.len()
+                    )),
+                    (None, Some(value::Value::Bytes(b))) => Ok(b.data),
+                    (None, _) => Err(format!("party {from} sent a value that is not bytes")),
+                };
+                let bytes = match bytes {
+                    Ok(b) => b,
+                    Err(reason) => {
+                        let _ = inbox.send(Err(reason.clone()));
+                        refuse(SendValueResult::SendValueUnknownError, reason).await;
+                        return;
+                    }
+                };
+                // Room in the inbox first: a peer that runs ahead waits here, held back by flow
+                // control, and one that keeps it full for the whole peer timeout is cut off.
+                let Ok(n) = u32::try_from(cost(bytes.len())) else {
                     return;
-                }
-                match msg.data.and_then(|d| d.value) {
-                    Some(value::Value::Bytes(b)) if buf.is_empty() => buf = b.data,
-                    Some(value::Value::Bytes(b)) => buf.extend_from_slice(&b.data),
-                    _ => {
-                        let _ = inbox.send(Err(format!("party {from} sent a value that is not bytes")));
+                };
+                let acquired = match credits.clone().try_acquire_many_owned(n) {
+                    Ok(permit) => Ok(Ok(permit)),
+                    Err(_) => tokio::time::timeout(timeout, credits.clone().acquire_many_owned(n)).await,
+                };
+                match acquired {
+                    Ok(Ok(permit)) => permit.forget(),
+                    Ok(Err(_)) => return,
+                    Err(_) => {
+                        let reason = format!(
+                            "party {from} flooded this party's inbox: {} MiB unread for {} s; its stream is closed",
+                            INBOX_BYTES >> 20,
+                            timeout.as_secs()
+                        );
+                        let _ = inbox.send(Err(reason.clone()));
+                        refuse(SendValueResult::SendValueUnknownError, reason).await;
                         return;
                     }
                 }
-                if msg.node_id & 1 == 0 {
-                    if inbox.send(Ok(std::mem::take(&mut buf))).is_err() {
-                        return;
-                    }
-                } else if buf.len() > (1 << 31) {
-                    let _ = inbox.send(Err(format!("party {from} sent an oversized message")));
+                if inbox.send(Ok(bytes)).is_err() {
                     return;
                 }
             }
@@ -445,14 +684,16 @@ impl PartyService for ComputeNode {
     }
 }
 
-/// The engine's transport over the peer streams. The engine thread turns each message into
-/// requests itself and queues them straight onto the peer's request stream, so a message reaches
-/// gRPC without passing through another task.
+/// The engine's transport over the peer streams. The engine thread turns each message into a
+/// request itself and queues it straight onto the peer's request stream, so a message reaches
+/// gRPC without passing through another task. Sends never wait; each message received gives its
+/// room in the inbox back to the peer's stream.
 struct NetTransport {
     me: usize,
     session_id: String,
     out: Vec<Option<mpsc::UnboundedSender<SendValueRequest>>>,
     inbox: Vec<Option<InboxRx>>,
+    credits: Vec<Arc<Semaphore>>,
     timeout: Duration,
 }
 
@@ -463,21 +704,24 @@ impl Transport for NetTransport {
             .get(to)
             .and_then(Option::as_ref)
             .ok_or_else(|| MpcError::Invalid(format!("no stream to party {to}")))?;
-        for (node_id, data) in chunk(msg) {
-            let req = SendValueRequest {
-                node_id,
-                data: Some(Value {
-                    value: Some(value::Value::Bytes(BytesValue { data })),
-                }),
-                party_id: self.me as u64,
-                session_id: self.session_id.clone(),
-            };
-            tx.send(req).map_err(|_| MpcError::Transport {
-                peer: to,
-                reason: "the stream to the peer has closed".into(),
-            })?;
+        if msg.len() > MAX_MESSAGE_BYTES {
+            return Err(MpcError::Invalid(format!(
+                "a message of {} bytes is longer than the engine's {MAX_MESSAGE_BYTES}",
+                msg.len()
+            )));
         }
-        Ok(())
+        let req = SendValueRequest {
+            node_id: 0,
+            data: Some(Value {
+                value: Some(value::Value::Bytes(BytesValue { data: msg })),
+            }),
+            party_id: self.me as u64,
+            session_id: self.session_id.clone(),
+        };
+        tx.send(req).map_err(|_| MpcError::Transport {
+            peer: to,
+            reason: "the stream to the peer has closed".into(),
+        })
     }
 
     fn recv(&mut self, from: usize) -> petri_mpc::Result<Vec<u8>> {
@@ -487,7 +731,12 @@ impl Transport for NetTransport {
             .and_then(Option::as_ref)
             .ok_or_else(|| MpcError::Invalid(format!("no stream from party {from}")))?;
         match rx.recv_timeout(self.timeout) {
-            Ok(Ok(msg)) => Ok(msg),
+            Ok(Ok(msg)) => {
+                if let Some(credits) = self.credits.get(from) {
+                    credits.add_permits(cost(msg.len()));
+                }
+                Ok(msg)
+            }
             Ok(Err(reason)) => Err(MpcError::Transport { peer: from, reason }),
             Err(std_mpsc::RecvTimeoutError::Timeout) => Err(MpcError::Timeout {
                 peer: from,
@@ -502,19 +751,24 @@ impl Transport for NetTransport {
 }
 
 impl ComputeNode {
-    async fn run_session(&self, session: &Arc<Session>, program: &Arc<Program>, key: &[u8]) -> Result<String, String> {
+    async fn run_session(
+        &self,
+        session: &Arc<Session>,
+        program: &Arc<Program>,
+        dataset: &str,
+    ) -> Result<String, String> {
         set_state(session, SessionStatus::Running, String::new(), String::new());
         let timeout = self.inner.config.peer_timeout;
         let me = session.party;
         let t0 = Instant::now();
-        let inputs = self.fetch_inputs(program, key, me, timeout).await?;
+        let inputs = self.fetch_inputs(session, program, dataset, timeout).await?;
         let fetch_secs = t0.elapsed().as_secs_f64();
 
         // Streams to both peers; the node's own inbox was created with the session.
         let mut out: Vec<Option<mpsc::UnboundedSender<SendValueRequest>>> = vec![None, None, None];
         let mut tasks = Vec::new();
         for peer_id in (0..3).filter(|p| *p != me) {
-            let (host, port) = session.addresses[peer_id].clone();
+            let (host, port) = self.inner.addresses[peer_id].clone();
             let client = self.connect_retry(&host, port, timeout).await?;
             let (tx, rx) = mpsc::unbounded_channel::<SendValueRequest>();
             out[peer_id] = Some(tx);
@@ -550,6 +804,7 @@ impl ComputeNode {
             session_id: session.id.clone(),
             out,
             inbox: rxs.into_iter().map(Some).collect(),
+            credits: session.credits.clone(),
             timeout,
         };
         let program2 = program.clone();
@@ -610,13 +865,24 @@ impl ComputeNode {
         }
     }
 
+    /// This party's shares of every input, from the data nodes, which each see the session's
+    /// program and who started it and decide by their policies.
     async fn fetch_inputs(
         &self,
+        session: &Session,
         program: &Program,
-        key: &[u8],
-        me: usize,
+        dataset: &str,
         timeout: Duration,
     ) -> Result<HashMap<String, AShare>, String> {
+        let me = session.party;
+        let request = ShareRequest {
+            format: SHARE_REQUEST_FORMAT.into(),
+            dataset: dataset.to_string(),
+            session: session.id.clone(),
+            program: program.clone(),
+            initiators: session.creator.identities(),
+        };
+        let key = serde_json::to_vec(&request).map_err(|e| e.to_string())?;
         let mut inputs = HashMap::new();
         for source in program.data_sources() {
             let addr = self
@@ -625,10 +891,10 @@ impl ComputeNode {
                 .data_nodes
                 .get(&source)
                 .ok_or_else(|| format!("no data node {source:?} configured"))?;
-            let (host, port) = crate::tls::split_host_port(addr).map_err(|e| e.to_string())?;
+            let (host, port) = split_host_port(addr).map_err(|e| e.to_string())?;
             let channel = self.connect_retry(&host, port, timeout).await?;
             let mut client = DataManagerServiceClient::new(channel).max_decoding_message_size(usize::MAX);
-            let resp = tokio::time::timeout(timeout, client.get_value(GetValueRequest { key: key.to_vec() }))
+            let resp = tokio::time::timeout(timeout, client.get_value(GetValueRequest { key: key.clone() }))
                 .await
                 .map_err(|_| format!("data node {source} did not answer within {} s", timeout.as_secs()))?
                 .map_err(|e| format!("data node {source}: {}", e.message()))?
@@ -664,7 +930,7 @@ impl ComputeNode {
             .result_nodes
             .get(to)
             .ok_or_else(|| format!("no result node {to:?} configured"))?;
-        let (host, port) = crate::tls::split_host_port(addr).map_err(|e| e.to_string())?;
+        let (host, port) = split_host_port(addr).map_err(|e| e.to_string())?;
         let channel = self.connect_retry(&host, port, timeout).await?;
         let mut client = ResultProviderServiceClient::new(channel).max_encoding_message_size(usize::MAX);
         let request = ProvideResultRequest {
@@ -685,20 +951,4 @@ impl ComputeNode {
         }
         Ok(())
     }
-}
-
-/// Splits a message into chunks of at most [`CHUNK`] bytes; `node_id` = sequence·2 + (1 if more
-/// chunks follow).
-fn chunk(msg: Vec<u8>) -> Vec<(u64, Vec<u8>)> {
-    if msg.len() <= CHUNK {
-        // The common case travels without a copy.
-        return vec![(0, msg)];
-    }
-    let pieces: Vec<&[u8]> = msg.chunks(CHUNK).collect();
-    let last = pieces.len() - 1;
-    pieces
-        .into_iter()
-        .enumerate()
-        .map(|(i, p)| (((i as u64) << 1) | u64::from(i != last), p.to_vec()))
-        .collect()
 }

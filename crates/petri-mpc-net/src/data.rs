@@ -1,28 +1,65 @@
 //! Data and result nodes (`DataManagerService` and `ResultProviderService`).
 //!
-//! A data node holds one organisation's plaintext inputs. When compute party i asks for a dataset,
-//! the node secret-shares it (once per dataset, so the three parties' shares fit together) and
-//! answers with party i's shares only; which party is asking is read from the caller's verified
-//! certificate, never from the request. The same node receives outputs: each compute party sends
-//! its shares of an output, and the node reconstructs the value once it has all three (checking
-//! that the replicated components agree).
+//! A data node holds one organisation's plaintext inputs behind its owner's
+//! [`petri_policy::Policy`]. A compute party asks for a dataset with a [`ShareRequest`]: the
+//! session, the session's whole program and who started it (the orchestrator's certificate names
+//! or the workflow initiator's key id, as the compute node forwards them). The node hashes the
+//! program itself ([`Program::hash`]), and releases shares only if its policy allows that program,
+//! its result nodes, the initiator and the number of rows; every release and refusal is written to
+//! the policy's audit log first. A session is bound to the first program the node released shares
+//! for (also across restarts, from the audit log): a party presenting another program is refused,
+//! so the three parties cannot be made to run different programs on one sharing. The values are
+//! secret-shared afresh for each (session, dataset), only the values the program reads are
+//! shared, and each party gets its own shares once; which party is asking is read from the caller's
+//! verified certificate, never from the request.
+//!
+//! The same node receives outputs: each compute party sends its shares of an output, and the node
+//! reconstructs the value once it has all three (checking that the replicated components agree).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use petri_mpc::{AShare, reconstruct, split};
+use petri_policy::{Ask, AuditEntry, Policy, Refusal};
 use serde::{Deserialize, Serialize};
 use tonic::{Request, Response, Status};
 
-use crate::program::ValueType;
+use crate::program::{Program, ValueType};
 use crate::proto::data_manager_service_server::DataManagerService;
 use crate::proto::result_provider_service_server::ResultProviderService;
 use crate::proto::{
-    GetValueRequest, GetValueResponse, GetValueStatus, ProvideResultRequest, ProvideResultResponse, ProvideResultStatus,
+    GetValueRequest, GetValueResponse, GetValueStatus, ProvideResultRequest, ProvideResultResponse,
+    ProvideResultStatus, TypedValue,
 };
 use crate::tls::peer;
 use crate::values::{named_shares, tuple_to_share};
+
+/// The format tag of a [`ShareRequest`].
+pub const SHARE_REQUEST_FORMAT: &str = "petri-mpc-shares/1";
+
+/// How long a session's shares wait at a data node for all three parties to fetch them.
+const OPEN_FOR: Duration = Duration::from_secs(3600);
+/// Sessions whose shares may wait at once.
+const MAX_OPEN: usize = 1024;
+
+/// What a compute node asks a data node for (JSON, carried in `GetValueRequest.key`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShareRequest {
+    /// Always [`SHARE_REQUEST_FORMAT`].
+    pub format: String,
+    /// The dataset key.
+    pub dataset: String,
+    /// The session the shares are for.
+    pub session: String,
+    /// The session's program, whole; the data node hashes it itself.
+    pub program: Program,
+    /// Who started the session: the orchestrator's certificate names, or the workflow
+    /// initiator's key id.
+    pub initiators: Vec<String>,
+}
 
 /// One value in a data file.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -37,8 +74,6 @@ pub struct DataValue {
 
 /// Encoded datasets: key → (value name, elements), values sorted by name.
 pub type Datasets = HashMap<String, Vec<(String, Vec<u64>)>>;
-
-type SharedDataset = Arc<Vec<(String, Vec<AShare>)>>;
 
 /// A data file: dataset key → value name → value.
 pub type DataFile = HashMap<String, HashMap<String, DataValue>>;
@@ -98,29 +133,74 @@ pub struct DataNode {
 struct DataInner {
     name: String,
     datasets: Datasets,
+    policy: Option<Arc<Policy>>,
     parties: [String; 3],
-    shared: Mutex<HashMap<String, SharedDataset>>,
+    releases: Mutex<Releases>,
     pending: Mutex<HashMap<String, Pending>>,
     results: Results,
+    received: Mutex<HashMap<String, usize>>,
     out_dir: Option<PathBuf>,
+}
+
+#[derive(Default)]
+struct Releases {
+    /// session → the hash of the program shares were released for.
+    bound: HashMap<String, String>,
+    /// Sessions whose shares are waiting for parties.
+    open: HashMap<String, OpenSession>,
+}
+
+/// A dataset's values, each split into three parties' shares.
+type Sharing = Vec<(String, Vec<AShare>)>;
+
+struct OpenSession {
+    since: Instant,
+    /// dataset → its sharing (dropped once all three parties have theirs) and who has theirs.
+    datasets: HashMap<String, (Option<Sharing>, [bool; 3])>,
 }
 
 impl DataNode {
     /// A node named `name` with `datasets`, serving the compute parties whose certificates carry
-    /// `parties[i]`. Revealed results are kept in memory and, with `out_dir`, written to
-    /// `out_dir/SESSION.json`.
-    pub fn new(name: &str, datasets: Datasets, parties: [String; 3], out_dir: Option<PathBuf>) -> DataNode {
-        DataNode {
+    /// `parties[i]`, and releasing shares only as `policy` allows (a node with datasets needs
+    /// one; a result-only node may have none). Revealed results are kept in memory and, with
+    /// `out_dir`, written to `out_dir/SESSION.json`.
+    pub fn new(
+        name: &str,
+        datasets: Datasets,
+        policy: Option<Arc<Policy>>,
+        parties: [String; 3],
+        out_dir: Option<PathBuf>,
+    ) -> Result<DataNode, String> {
+        if !datasets.is_empty() && policy.is_none() {
+            return Err(format!(
+                "data node {name} holds datasets but has no policy: give it the owner's policy file"
+            ));
+        }
+        let mut releases = Releases::default();
+        if let Some(policy) = &policy {
+            if let Some(owner) = policy.owner()
+                && owner != name
+            {
+                return Err(format!(
+                    "the policy {} is for {owner:?}, not for data node {name:?}",
+                    policy.path().display()
+                ));
+            }
+            releases.bound = released_programs(policy)?;
+        }
+        Ok(DataNode {
             inner: Arc::new(DataInner {
                 name: name.to_string(),
                 datasets,
+                policy,
                 parties,
-                shared: Mutex::default(),
+                releases: Mutex::new(releases),
                 pending: Mutex::default(),
                 results: Arc::default(),
+                received: Mutex::default(),
                 out_dir,
             }),
-        }
+        })
     }
 
     /// This node's name.
@@ -137,9 +217,25 @@ impl DataNode {
             .ok_or_else(|| format!("data node {} has no dataset {key:?}", self.inner.name))
     }
 
+    /// The policy, if the node has one.
+    pub fn policy(&self) -> Option<&Policy> {
+        self.inner.policy.as_deref()
+    }
+
     /// The results revealed to this node so far.
     pub fn results(&self) -> Results {
         self.inner.results.clone()
+    }
+
+    /// How many output shares compute parties have delivered here for `session` (whether or
+    /// not they were reconstructed yet).
+    pub fn shares_received(&self, session: &str) -> usize {
+        self.inner
+            .received
+            .lock()
+            .ok()
+            .and_then(|r| r.get(session).copied())
+            .unwrap_or(0)
     }
 
     fn party_of<T>(&self, request: &Request<T>) -> Result<usize, String> {
@@ -157,19 +253,122 @@ impl DataNode {
             })
     }
 
-    fn shares_for(&self, key: &str) -> Result<SharedDataset, String> {
-        let mut shared = self.inner.shared.lock().map_err(|_| "internal lock poisoned")?;
-        if let Some(s) = shared.get(key) {
-            return Ok(s.clone());
+    /// Party `party`'s shares of the dataset `req` names, if the policy allows the request.
+    fn serve_shares(&self, party: usize, req: &ShareRequest) -> Result<TypedValue, String> {
+        let name = &self.inner.name;
+        if req.format != SHARE_REQUEST_FORMAT {
+            return Err(format!(
+                "the share request's format is {:?}, expected {SHARE_REQUEST_FORMAT:?}",
+                req.format
+            ));
         }
-        let values = self
+        if req.session.is_empty() || req.session.len() > 128 {
+            return Err("the session id must be 1..=128 characters".into());
+        }
+        if req.initiators.len() > 16 || req.initiators.iter().any(|i| i.len() > 256) {
+            return Err("the request names too many or too long initiators".into());
+        }
+        let policy = self
             .inner
-            .datasets
-            .get(key)
-            .ok_or_else(|| format!("data node {} has no dataset {key:?}", self.inner.name))?;
-        let s: SharedDataset = Arc::new(values.iter().map(|(n, v)| (n.clone(), split(v))).collect());
-        shared.insert(key.to_string(), s.clone());
-        Ok(s)
+            .policy
+            .as_ref()
+            .ok_or_else(|| format!("data node {name} has no policy, so it releases nothing"))?;
+        req.program
+            .check()
+            .map_err(|e| format!("the session's program is not valid: {e}"))?;
+        let hash = req.program.hash();
+        let recipients = req.program.recipients();
+        // The values the program reads from this node, and the rows they cover.
+        let wanted = req.program.values_from(name);
+        let selected = if wanted.is_empty() {
+            Err(format!("the session's program reads nothing from data node {name}"))
+        } else {
+            match self.inner.datasets.get(&req.dataset) {
+                None => Err(format!("data node {name} has no dataset {:?}", req.dataset)),
+                Some(values) => wanted
+                    .iter()
+                    .map(|want| {
+                        values
+                            .iter()
+                            .find(|(n, _)| n == want)
+                            .map(|(_, words)| (want.clone(), words))
+                            .ok_or_else(|| format!("data node {name} has no value {want} in dataset {:?}", req.dataset))
+                    })
+                    .collect::<Result<Vec<_>, String>>(),
+            }
+        };
+        let rows = selected
+            .as_ref()
+            .map_or(0, |s| s.iter().map(|(_, w)| w.len()).min().unwrap_or(0));
+        let request = petri_policy::Request {
+            dataset: &req.dataset,
+            initiators: &req.initiators,
+            ask: Ask::Program {
+                hash: &hash,
+                recipients: &recipients,
+                rows,
+            },
+            reference: &req.session,
+            session: None,
+        };
+        // Refusals that are not the policy's rules are audited like its own.
+        let refuse = |reason: String| -> String {
+            let entry = AuditEntry::of(&request, Some(&reason));
+            if let Err(e) = policy.audit().append(entry) {
+                tracing::error!(node = %name, error = %e, "audit log write failed");
+            }
+            Refusal(reason).to_string()
+        };
+        let selected = selected.map_err(refuse)?;
+        let mut releases = self.inner.releases.lock().map_err(|_| "internal lock poisoned")?;
+        if let Some(bound) = releases.bound.get(&req.session)
+            && *bound != hash
+        {
+            return Err(refuse(format!(
+                "session {:?} is bound to program {bound}, not {hash}: all parties of a session run one program",
+                req.session
+            )));
+        }
+        let now = Instant::now();
+        releases.open.retain(|_, s| now.duration_since(s.since) < OPEN_FOR);
+        let served_before = releases
+            .open
+            .get(&req.session)
+            .and_then(|s| s.datasets.get(&req.dataset))
+            .is_some_and(|(_, served)| served[party]);
+        if served_before {
+            return Err(refuse(format!(
+                "compute party {party} already received its shares of {:?} in session {:?}",
+                req.dataset, req.session
+            )));
+        }
+        if !releases.open.contains_key(&req.session) && releases.open.len() >= MAX_OPEN {
+            return Err(refuse(format!(
+                "{MAX_OPEN} sessions are already waiting for their parties here"
+            )));
+        }
+        policy.decide(&request).map_err(|r| r.to_string())?;
+        releases.bound.insert(req.session.clone(), hash.clone());
+        let open = releases.open.entry(req.session.clone()).or_insert_with(|| OpenSession {
+            since: now,
+            datasets: HashMap::new(),
+        });
+        let (shares, served) = open.datasets.entry(req.dataset.clone()).or_insert_with(|| {
+            let fresh = selected.iter().map(|(n, w)| (n.clone(), split(w))).collect();
+            (Some(fresh), [false; 3])
+        });
+        let mine: Vec<(String, AShare)> = shares
+            .as_ref()
+            .ok_or("internal: the shares were already dropped")?
+            .iter()
+            .map(|(n, s)| (n.clone(), s[party].clone()))
+            .collect();
+        served[party] = true;
+        if served.iter().all(|s| *s) {
+            *shares = None;
+        }
+        tracing::info!(node = %name, dataset = %req.dataset, session = %req.session, party, program = %hash, "shares released");
+        Ok(named_shares(party, &mine))
     }
 
     fn accept_result(&self, party: usize, req: &ProvideResultRequest) -> Result<(), String> {
@@ -190,6 +389,10 @@ impl DataNode {
             .and_then(|t| t.value.as_ref())
             .ok_or("result without a value")?;
         let share = tuple_to_share(party, value)?;
+        if let Ok(mut received) = self.inner.received.lock() {
+            *received.entry(session.to_string()).or_default() += 1;
+        }
+        tracing::info!(node = %self.inner.name, session, output, party, "output share received");
         let pending_key = format!("{session}/{output}");
         let complete = {
             let mut pending = self.inner.pending.lock().map_err(|_| "internal lock poisoned")?;
@@ -235,6 +438,31 @@ impl DataNode {
     }
 }
 
+/// The program each session was released for, from the audit log (so a restart keeps the
+/// bindings).
+fn released_programs(policy: &Policy) -> Result<HashMap<String, String>, String> {
+    let path = policy.audit().path();
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(HashMap::new()),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    let mut bound = HashMap::new();
+    for line in text.lines() {
+        let Ok(entry) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let field = |k: &str| entry.get(k).and_then(serde_json::Value::as_str);
+        if field("decision") == Some("released")
+            && field("kind") == Some("program")
+            && let (Some(session), Some(hash)) = (field("reference"), field("what"))
+        {
+            bound.insert(session.to_string(), hash.to_string());
+        }
+    }
+    Ok(bound)
+}
+
 fn sanitize(name: &str) -> String {
     name.chars()
         .map(|c| {
@@ -250,14 +478,21 @@ fn sanitize(name: &str) -> String {
 #[tonic::async_trait]
 impl DataManagerService for DataNode {
     async fn get_value(&self, request: Request<GetValueRequest>) -> Result<Response<GetValueResponse>, Status> {
-        let answer = (|| {
-            let party = self.party_of(&request)?;
-            let key = String::from_utf8(request.get_ref().key.clone()).map_err(|_| "dataset key is not UTF-8")?;
-            let shares = self.shares_for(&key)?;
-            tracing::info!(node = %self.inner.name, dataset = %key, party, "shares served");
-            let values: Vec<(String, AShare)> = shares.iter().map(|(n, s)| (n.clone(), s[party].clone())).collect();
-            Ok::<_, String>(named_shares(party, &values))
-        })();
+        let answer = match self.party_of(&request) {
+            Err(e) => Err(e),
+            Ok(party) => match serde_json::from_slice::<ShareRequest>(&request.get_ref().key) {
+                Err(e) => Err(format!(
+                    "the request is not a share request ({e}); this data node releases shares only for a session's program"
+                )),
+                Ok(req) => {
+                    // Sharing a large dataset and syncing the audit log are blocking work.
+                    let node = self.clone();
+                    tokio::task::spawn_blocking(move || node.serve_shares(party, &req))
+                        .await
+                        .unwrap_or_else(|e| Err(format!("internal: {e}")))
+                }
+            },
+        };
         Ok(Response::new(match answer {
             Ok(typed) => GetValueResponse {
                 status: GetValueStatus::GetValueOk as i32,

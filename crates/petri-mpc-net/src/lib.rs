@@ -6,9 +6,18 @@
 //! `graph_json` a compute node accepts is petri's own program format ([`program`]).
 //!
 //! Every connection is mutual TLS with certificates from `petri pki`; servers learn who called
-//! from the verified certificate (a data node serves party i only its own shares; a compute node
-//! accepts a peer stream only from the certificate named in the session's party addresses), and
-//! clients always verify the server's name.
+//! from the verified certificate, and clients always verify the server's name. Who may do what is
+//! configuration, never what a request says:
+//!
+//! - a compute node ([`ComputeConfig`]) takes programs and sessions only from its configured
+//!   orchestrators (certificate names) or, in workflow mode, from processes of its configured
+//!   initiators (key ids); it is always its configured party, with the configured compute nodes as
+//!   peers, and accepts a peer stream only from the certificate naming that peer's configured host;
+//! - a data node ([`data`]) serves party i only party i's shares, and only for a session whose
+//!   program, result nodes, initiator and size its owner's `petri-policy` allows; every decision
+//!   goes to the owner's audit log;
+//! - peer links carry messages no longer than the engine sends and hold a bounded backlog
+//!   ([`compute`]).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

@@ -1,5 +1,8 @@
 //! An orchestrator: registers a program on the three compute nodes, creates one session, waits
-//! for every node to finish (or fail), and removes the session.
+//! for every node to finish (or fail), and removes the session. The compute nodes obey it only if
+//! they are configured with a name of its certificate, and check the party ids and addresses it
+//! sends against their own configuration; the data nodes release shares only if their owners'
+//! policies list the program's hash and this orchestrator.
 
 use std::time::{Duration, Instant};
 

@@ -322,6 +322,43 @@ impl Program {
         Ok(types)
     }
 
+    /// The program's canonical encoding: its JSON re-serialised from the parsed form, so fields
+    /// come in declaration order (absent optional fields as `null`), object keys inside constants
+    /// are sorted and there is no whitespace. Two texts of one program encode alike.
+    pub fn canonical(&self) -> Vec<u8> {
+        // Serialising plain structs, strings and serde_json values cannot fail.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// The program's hash as data owners pin it: SHA3-256 of [`Program::canonical`], lowercase
+    /// hex. It covers the inputs, the steps and the outputs with their result nodes.
+    pub fn hash(&self) -> String {
+        use sha3::Digest;
+        hex::encode(sha3::Sha3_256::digest(self.canonical()))
+    }
+
+    /// The result nodes the outputs go to, sorted, each once.
+    pub fn recipients(&self) -> Vec<String> {
+        let mut to: Vec<String> = self.outputs.iter().map(|o| o.to.clone()).collect();
+        to.sort();
+        to.dedup();
+        to
+    }
+
+    /// The value names the program reads from data node `source` (at the data node, so `value`
+    /// where given), sorted, each once.
+    pub fn values_from(&self, source: &str) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .inputs
+            .iter()
+            .filter(|i| i.from == source)
+            .map(|i| i.value.clone().unwrap_or_else(|| i.name.clone()))
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
     /// Names of the data nodes the inputs come from.
     pub fn data_sources(&self) -> Vec<String> {
         let mut seen = HashSet::new();
@@ -340,6 +377,11 @@ fn check_name(name: &str) -> Result<(), String> {
         return Err(format!("{name:?} is not a valid name (letters, digits, '_', '-')"));
     }
     Ok(())
+}
+
+/// The hash of a program's text ([`Program::hash`]), after checking it.
+pub fn program_hash(bytes: &[u8]) -> Result<String, String> {
+    Program::parse(bytes).map(|p| p.hash())
 }
 
 /// Time and communication of one step, at one party.
@@ -547,4 +589,46 @@ pub fn execute<T: Transport>(
         })
         .collect::<Result<Vec<_>, String>>()?;
     Ok(Outcome { outputs, steps })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MILLIONAIRES: &str = r#"{"format": "petri-mpc/1",
+      "inputs": [{"name": "alice_wealth", "from": "alice", "value": "wealth", "type": "u32"},
+                 {"name": "bob_wealth", "from": "bob", "value": "wealth", "type": "u32"}],
+      "steps": [{"out": "alice_is_richer", "op": "gt", "args": ["alice_wealth", "bob_wealth"]}],
+      "outputs": [{"value": "alice_is_richer", "to": "alice"}]}"#;
+
+    /// The hash data owners pin for examples/mpc/millionaires: a change to the canonical
+    /// encoding would void every policy written so far.
+    #[test]
+    fn the_hash_is_stable() {
+        assert_eq!(
+            program_hash(MILLIONAIRES.as_bytes()).unwrap(),
+            "c8269fbfd824d5773a1eaf50da543f852862ef5aebb958f82483797c7bcf0fb8"
+        );
+    }
+
+    #[test]
+    fn the_hash_ignores_layout_but_covers_inputs_steps_and_recipients() {
+        let base = program_hash(MILLIONAIRES.as_bytes()).unwrap();
+        let relaid = r#"{"outputs":[{"to":"alice","value":"alice_is_richer"}],"steps":[{"args":["alice_wealth","bob_wealth"],"op":"gt","out":"alice_is_richer"}],"inputs":[{"type":"u32","value":"wealth","from":"alice","name":"alice_wealth"},{"name":"bob_wealth","from":"bob","value":"wealth","type":"u32","len":null}],"format":"petri-mpc/1"}"#;
+        assert_eq!(program_hash(relaid.as_bytes()).unwrap(), base);
+        for (from, to) in [
+            (r#""to": "alice""#, r#""to": "bob""#),
+            (r#""op": "gt""#, r#""op": "lt""#),
+            (r#""from": "bob""#, r#""from": "carol""#),
+            (r#""bob", "value": "wealth""#, r#""bob", "value": "savings""#),
+        ] {
+            let changed = MILLIONAIRES.replacen(from, to, 1);
+            assert_ne!(changed, MILLIONAIRES);
+            assert_ne!(program_hash(changed.as_bytes()).unwrap(), base, "{from} → {to}");
+        }
+        let p = Program::parse(MILLIONAIRES.as_bytes()).unwrap();
+        assert_eq!(p.recipients(), ["alice"]);
+        assert_eq!(p.values_from("bob"), ["wealth"]);
+        assert!(p.values_from("carol").is_empty());
+    }
 }

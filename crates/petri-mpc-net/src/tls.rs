@@ -44,6 +44,7 @@ impl PeerInfo {
 pub struct NodeTls {
     acceptor: TlsAcceptor,
     connector: TlsConnector,
+    names: Vec<String>,
 }
 
 impl std::fmt::Debug for NodeTls {
@@ -56,10 +57,25 @@ impl NodeTls {
     /// Loads the node's CA, certificate, key and CRLs.
     pub fn load(files: &TlsFiles) -> Result<NodeTls> {
         let material = TlsMaterial::load(files)?;
+        let names = match petri_pki::read_pem_certs(&files.cert)?.first() {
+            Some(cert) => subject_alt_names(cert)?,
+            None => Vec::new(),
+        };
         Ok(NodeTls {
             acceptor: TlsAcceptor::from(material.server_config(ALPN_H2)?),
             connector: TlsConnector::from(material.client_config(ALPN_H2)?),
+            names,
         })
+    }
+
+    /// The DNS names and IP addresses of this node's own certificate.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Whether this node's own certificate names `name` (case-insensitive).
+    pub fn has_name(&self, name: &str) -> bool {
+        self.names.iter().any(|n| n.eq_ignore_ascii_case(name))
     }
 
     /// A gRPC channel to `host:port`, verifying that the server's certificate names `host`.

@@ -2,23 +2,25 @@
 //!
 //! The session's parameters travel in the function specs; the values do not. A workflow has one
 //! `mpc_data` process per data owner (run by its data node's executor: it checks that the dataset
-//! is there and answers with value names and lengths), one `mpc_party` process per compute party
-//! (run by that compute node's executor: it registers the program, creates the session and waits
-//! for it), and `mpc_result` processes at the result nodes (they wait until the outputs have been
-//! reconstructed there and answer with output names only). Shares move between the nodes over
-//! mutual TLS, never through the broker, and no process output carries a value.
+//! is there and that the policy lets the workflow's initiator ask for it, and answers with value
+//! names and lengths), one `mpc_party` process per compute party (run by that compute node's
+//! executor: if the initiator is one the node is configured to obey, it registers the program,
+//! creates the session and waits for it), and `mpc_result` processes at the result nodes (they
+//! wait until the outputs have been reconstructed there and answer with output names only).
+//! The initiator is the process's `initiatorid`, which the broker sets from the submitter's
+//! signature; compute nodes forward it to the data nodes, whose policies decide on the program.
+//! Shares move between the nodes over mutual TLS, never through the broker, and no process output
+//! carries a value.
 
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
-use tonic::Request;
 
 use crate::compute::ComputeNode;
 use crate::data::DataNode;
-use crate::proto::party_service_server::PartyService;
 use crate::proto::{
-    Address, CreateSessionRequest, CreateSessionResult, DataRequest, FinishSessionRequest, RegisterGraphRequest,
-    RegisterGraphResult, SessionListRequest, SessionStatus,
+    Address, CreateSessionRequest, CreateSessionResult, DataRequest, RegisterGraphRequest, RegisterGraphResult,
+    SessionStatus,
 };
 use crate::tls::split_host_port;
 
@@ -68,9 +70,13 @@ pub fn task<T: serde::de::DeserializeOwned>(kwargs: &serde_json::Map<String, ser
 }
 
 impl ComputeNode {
-    /// Runs this node's part of a session described by an `mpc_party` process, and answers with
-    /// the node's figures (time, rounds, bytes), never with values.
-    pub async fn run_party(&self, task: PartyTask) -> Result<serde_json::Value, String> {
+    /// Runs this node's part of a session described by an `mpc_party` process that `initiator`
+    /// (the process's initiator key id, as the broker recorded it) started, and answers with the
+    /// node's figures (time, rounds, bytes), never with values. The initiator must be one of the
+    /// node's configured initiators, and the task's party id and nodes must be the node's own
+    /// configuration; the data nodes see the initiator and decide by their policies.
+    pub async fn run_party(&self, task: PartyTask, initiator: &str) -> Result<serde_json::Value, String> {
+        let caller = self.initiator(initiator)?;
         if task.nodes.len() != 3 {
             return Err(format!("nodes must list 3 compute nodes, not {}", task.nodes.len()));
         }
@@ -84,41 +90,37 @@ impl ComputeNode {
         }
         let graph_json = serde_json::to_vec(&task.program).map_err(|e| e.to_string())?;
         let graph_id = format!("{}-graph", task.session);
-        let registered = self
-            .register_graph(Request::new(RegisterGraphRequest {
+        let registered = self.register(
+            &caller,
+            RegisterGraphRequest {
                 graph_json,
                 graph_id: graph_id.clone(),
-            }))
-            .await
-            .map_err(|e| e.message().to_string())?
-            .into_inner();
+            },
+        );
         if registered.result != RegisterGraphResult::RegisterGraphSuccess as i32 {
             return Err(format!("program refused: {}", registered.message));
         }
-        let created = self
-            .create_session(Request::new(CreateSessionRequest {
+        let created = self.create(
+            &caller,
+            CreateSessionRequest {
                 session_id: task.session.clone(),
-                graph_id,
+                graph_id: graph_id.clone(),
                 party_id: task.party as u64,
                 data_settings: prost::Message::encode_to_vec(&DataRequest {
                     key: task.data_key.as_bytes().to_vec(),
                 }),
                 party_address,
-            }))
-            .await
-            .map_err(|e| e.message().to_string())?
-            .into_inner();
+            },
+        );
         if created.result != CreateSessionResult::CreateSessionSuccess as i32 {
+            // The program was registered for this session only.
+            self.forget_graph(&graph_id);
             return Err(format!("session refused: {}", created.message));
         }
         let deadline = Instant::now() + Duration::from_secs(task.timeout_secs.unwrap_or(600));
         let outcome = loop {
-            let list = self
-                .list_sessions(Request::new(SessionListRequest {}))
-                .await
-                .map_err(|e| e.message().to_string())?
-                .into_inner();
-            let entry = list
+            let entry = self
+                .list(&caller)
                 .session
                 .into_iter()
                 .find(|s| s.session_id == task.session)
@@ -136,19 +138,27 @@ impl ComputeNode {
                 _ => tokio::time::sleep(Duration::from_millis(50)).await,
             }
         };
-        let _ = self
-            .finish_session(Request::new(FinishSessionRequest {
-                session_id: task.session.clone(),
-            }))
-            .await;
+        self.finish(&caller, &task.session);
         outcome
     }
 }
 
 impl DataNode {
-    /// Answers an `mpc_data` process: the dataset's value names and lengths, not its values.
-    pub fn describe(&self, task: &DataTask) -> Result<serde_json::Value, String> {
+    /// Answers an `mpc_data` process of `initiator`: the dataset's value names and lengths, not
+    /// its values, and only to an initiator the policy lets ask for the dataset.
+    pub fn describe(&self, task: &DataTask, initiator: &str) -> Result<serde_json::Value, String> {
         let values = self.dataset_shape(&task.data_key)?;
+        let allowed = self.policy().and_then(|p| p.dataset(&task.data_key)).is_some_and(|d| {
+            d.initiators
+                .iter()
+                .any(|i| i == "*" || i.eq_ignore_ascii_case(initiator))
+        });
+        if !allowed {
+            return Err(format!(
+                "refused by the data owner's policy: {initiator:?} may not ask for dataset {:?}",
+                task.data_key
+            ));
+        }
         Ok(serde_json::json!({
             "node": self.name(),
             "dataset": task.data_key,

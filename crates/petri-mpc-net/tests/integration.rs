@@ -1,11 +1,17 @@
 //! Three compute nodes, data nodes and an orchestrator on loopback addresses, all over mutual TLS.
+//! `attacks` holds the attacks on MPC sessions, each written as the attack.
+
+#[path = "integration/attacks.rs"]
+mod attacks;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use petri_mpc_net::data::{Results, load_data};
 use petri_mpc_net::orchestrate::run_session;
+use petri_mpc_net::program::Program;
 use petri_mpc_net::proto::party_service_client::PartyServiceClient;
 use petri_mpc_net::proto::{
     Address, CreateSessionRequest, CreateSessionResult, DataRequest, RegisterGraphRequest, RegisterGraphResult,
@@ -13,16 +19,24 @@ use petri_mpc_net::proto::{
 use petri_mpc_net::{ComputeConfig, ComputeNode, DataNode, NodeTls, serve_compute, serve_data};
 use petri_pki::tls::TlsFiles;
 use petri_pki::{NodeRequest, OrgRequest, Pki, parse_cidr};
+use petri_policy::Policy;
 use tokio::net::TcpListener;
 
-/// Certificates for node `ip` under org `org`.
-fn issue(pki: &Pki, dir: &Path, org: &str, name: &str, ip: &str) -> TlsFiles {
+/// The orchestrator's certificate name, which the compute nodes obey and the policies list.
+const ORCHESTRATOR: &str = "orchestrator.federation.test";
+/// A second orchestrator the compute nodes obey but no data owner lists.
+const OTHER_ORCHESTRATOR: &str = "other.federation.test";
+/// The key id of the workflow initiator the compute nodes obey and the policies list.
+const INITIATOR: &str = "1111111111111111111111111111111111111111111111111111111111111111";
+
+/// Certificates for node `ip` (and DNS names `dns`) under org `org`.
+fn issue_named(pki: &Pki, dir: &Path, org: &str, name: &str, ip: &str, dns: &[&str]) -> TlsFiles {
     let out = dir.join(name);
     pki.issue_node(
         org,
         &NodeRequest {
             name: name.into(),
-            dns: vec![],
+            dns: dns.iter().map(|d| d.to_string()).collect(),
             ips: vec![ip.parse().unwrap()],
             days: 2,
         },
@@ -38,10 +52,23 @@ fn issue(pki: &Pki, dir: &Path, org: &str, name: &str, ip: &str) -> TlsFiles {
     }
 }
 
+fn issue(pki: &Pki, dir: &Path, org: &str, name: &str, ip: &str) -> TlsFiles {
+    issue_named(pki, dir, org, name, ip, &[])
+}
+
 struct Cluster {
     _tmp: tempfile::TempDir,
     compute: [String; 3],
+    compute_nodes: Vec<ComputeNode>,
+    /// The compute nodes' TLS files, to act as a compute node that turned rogue.
+    compute_files: Vec<TlsFiles>,
     orchestrator: NodeTls,
+    /// Obeyed by the compute nodes, listed by no policy.
+    other_orchestrator: NodeTls,
+    /// A certificate under the same root that is no orchestrator.
+    stranger: NodeTls,
+    data_nodes: HashMap<String, DataNode>,
+    data_addrs: HashMap<String, String>,
     results: HashMap<String, Results>,
     pki_dir: PathBuf,
 }
@@ -57,7 +84,7 @@ const DATA: [(&str, &str, &str); 3] = [
     (
         "bob",
         "127.0.0.5",
-        r#"{"millionaires": {"wealth": {"type": "u32", "value": 2000}},
+        r#"{"millionaires": {"wealth": {"type": "u32", "value": 2718281828}},
             "hospitals": {"stays": {"type": "u32", "value": [7, 1]}}}"#,
     ),
     (
@@ -67,7 +94,31 @@ const DATA: [(&str, &str, &str); 3] = [
     ),
 ];
 
-async fn cluster() -> Cluster {
+/// Every data node's policy: on each of its datasets, the orchestrator and the workflow
+/// initiator may run the programs of `allowed` that read from the node, over one row or more.
+fn policy_for(dir: &Path, name: &str, datasets: &[&str], allowed: &[&str]) -> Arc<Policy> {
+    let programs: Vec<Program> = allowed.iter().map(|p| Program::parse(p.as_bytes()).unwrap()).collect();
+    let reading: Vec<&Program> = programs.iter().filter(|p| !p.values_from(name).is_empty()).collect();
+    let hashes: Vec<String> = reading.iter().map(|p| format!("{:?}", p.hash())).collect();
+    let mut recipients: Vec<String> = reading.iter().flat_map(|p| p.recipients()).collect();
+    recipients.sort();
+    recipients.dedup();
+    let recipients: Vec<String> = recipients.iter().map(|r| format!("{r:?}")).collect();
+    let mut text = format!("owner = {name:?}\naudit_log = \"{name}.audit.jsonl\"\n");
+    for d in datasets {
+        text.push_str(&format!(
+            "[[dataset]]\nname = {d:?}\ninitiators = [{ORCHESTRATOR:?}, {INITIATOR:?}]\nprograms = [{}]\nrecipients = [{}]\nmin_cohort = 1\n",
+            hashes.join(", "),
+            recipients.join(", ")
+        ));
+    }
+    let path = dir.join(format!("{name}.policy.toml"));
+    std::fs::write(&path, text).unwrap();
+    Arc::new(Policy::load(&path).unwrap())
+}
+
+/// A federation whose data owners allow the programs of `allowed`.
+async fn cluster(allowed: &[&str]) -> Cluster {
     let tmp = tempfile::tempdir().unwrap();
     let pki_dir = tmp.path().join("pki");
     let pki = Pki::init(&pki_dir, "test root", 2).unwrap();
@@ -80,37 +131,67 @@ async fn cluster() -> Cluster {
     .unwrap();
     let mut data_addrs = HashMap::new();
     let mut results = HashMap::new();
+    let mut data_nodes = HashMap::new();
     let compute_ips = ["127.0.0.1", "127.0.0.2", "127.0.0.3"];
     for (name, ip, text) in DATA {
         let files = issue(&pki, tmp.path(), "federation", name, ip);
         let listener = TcpListener::bind(format!("{ip}:0")).await.unwrap();
         data_addrs.insert(name.to_string(), listener.local_addr().unwrap().to_string());
-        let node = DataNode::new(name, load_data(text).unwrap(), compute_ips.map(String::from), None);
+        let datasets = load_data(text).unwrap();
+        let keys: Vec<&str> = datasets.keys().map(String::as_str).collect();
+        let policy = policy_for(tmp.path(), name, &keys, allowed);
+        let node = DataNode::new(name, datasets, Some(policy), compute_ips.map(String::from), None).unwrap();
         results.insert(name.to_string(), node.results());
+        data_nodes.insert(name.to_string(), node.clone());
         let tls = NodeTls::load(&files).unwrap();
         tokio::spawn(serve_data(listener, tls, node, std::future::pending()));
     }
+    let mut listeners = Vec::new();
     let mut compute = Vec::new();
-    for (i, ip) in compute_ips.iter().enumerate() {
-        let files = issue(&pki, tmp.path(), "federation", &format!("compute{i}"), ip);
+    for ip in compute_ips {
         let listener = TcpListener::bind(format!("{ip}:0")).await.unwrap();
         compute.push(listener.local_addr().unwrap().to_string());
+        listeners.push(listener);
+    }
+    let nodes = [compute[0].clone(), compute[1].clone(), compute[2].clone()];
+    let mut compute_nodes = Vec::new();
+    let mut compute_files = Vec::new();
+    for (i, (ip, listener)) in compute_ips.iter().zip(listeners).enumerate() {
+        let files = issue(&pki, tmp.path(), "federation", &format!("compute{i}"), ip);
         let tls = NodeTls::load(&files).unwrap();
         let node = ComputeNode::new(
             tls.clone(),
             ComputeConfig {
+                party: i,
+                nodes: nodes.clone(),
+                orchestrators: vec![ORCHESTRATOR.into(), OTHER_ORCHESTRATOR.into()],
+                initiators: vec![INITIATOR.into()],
                 data_nodes: data_addrs.clone(),
                 result_nodes: data_addrs.clone(),
                 peer_timeout: Duration::from_secs(5),
             },
-        );
+        )
+        .unwrap();
+        compute_nodes.push(node.clone());
+        compute_files.push(files);
         tokio::spawn(serve_compute(listener, tls, node, std::future::pending()));
     }
-    let orchestrator = NodeTls::load(&issue(&pki, tmp.path(), "federation", "orchestrator", "127.0.0.9")).unwrap();
+    let load = |name: &str, ip: &str, dns: &[&str]| {
+        NodeTls::load(&issue_named(&pki, tmp.path(), "federation", name, ip, dns)).unwrap()
+    };
+    let orchestrator = load("orchestrator", "127.0.0.9", &[ORCHESTRATOR]);
+    let other_orchestrator = load("other", "127.0.0.10", &[OTHER_ORCHESTRATOR]);
+    let stranger = load("stranger", "127.0.0.8", &["stranger.federation.test"]);
     Cluster {
         _tmp: tmp,
-        compute: [compute[0].clone(), compute[1].clone(), compute[2].clone()],
+        compute: nodes,
+        compute_nodes,
+        compute_files,
         orchestrator,
+        other_orchestrator,
+        stranger,
+        data_nodes,
+        data_addrs,
         results,
         pki_dir,
     }
@@ -137,7 +218,46 @@ impl Cluster {
             .and_then(|s| s.get(output))
             .map(|r| r.values.clone())
     }
+
+    /// A PartyService client to compute node `party` with `tls`.
+    async fn client(&self, tls: &NodeTls, party: usize) -> PartyServiceClient<tonic::transport::Channel> {
+        let (host, port) = petri_mpc_net::tls::split_host_port(&self.compute[party]).unwrap();
+        PartyServiceClient::new(tls.channel(&host, port, Duration::from_secs(5)).await.unwrap())
+    }
+
+    /// The compute nodes' addresses as a CreateSession lists them.
+    fn addresses(&self) -> Vec<Address> {
+        self.compute
+            .iter()
+            .map(|a| {
+                let (h, p) = petri_mpc_net::tls::split_host_port(a).unwrap();
+                Address {
+                    address: h,
+                    port: u32::from(p),
+                }
+            })
+            .collect()
+    }
 }
+
+const ECHO: &str = r#"{"format": "petri-mpc/1", "inputs": [{"name": "wealth", "from": "alice", "type": "u32"}],
+  "steps": [], "outputs": [{"value": "wealth", "to": "alice"}]}"#;
+
+const MEDIAN: &str = r#"{"format": "petri-mpc/1",
+  "inputs": [{"name": "x", "from": "alice", "type": "i32"}],
+  "steps": [{"out": "m", "op": "median", "args": ["x"]},
+            {"out": "sorted", "op": "sort", "args": ["x"]},
+            {"out": "top", "op": "top_k", "args": ["x"], "k": 2}],
+  "outputs": [{"value": "m", "to": "bob"}, {"value": "sorted", "to": "bob"}, {"value": "top", "to": "bob"}]}"#;
+
+const HOSPITALS: &str = r#"{"format": "petri-mpc/1",
+  "inputs": [{"name": "a", "from": "alice", "value": "stays", "type": "u32"},
+             {"name": "b", "from": "bob", "value": "stays", "type": "u32"},
+             {"name": "c", "from": "carol", "value": "stays", "type": "u32"}],
+  "steps": [{"out": "stays", "op": "concat", "args": ["a", "b", "c"]},
+            {"out": "total", "op": "sum", "args": ["stays"]},
+            {"out": "avg", "op": "mean", "args": ["stays"]}],
+  "outputs": [{"value": "total", "to": "carol"}, {"value": "avg", "to": "carol"}]}"#;
 
 const MILLIONAIRES: &str = r#"{"format": "petri-mpc/1",
   "inputs": [{"name": "wealth", "from": "alice", "type": "u32"},
@@ -147,7 +267,10 @@ const MILLIONAIRES: &str = r#"{"format": "petri-mpc/1",
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn input_problems_fail_the_session_with_a_reason() {
-    let c = cluster().await;
+    let missing = r#"{"format": "petri-mpc/1",
+      "inputs": [{"name": "stays", "from": "alice", "type": "u32"}, {"name": "stays_b", "from": "bob", "type": "u32"}],
+      "steps": [], "outputs": [{"value": "stays", "to": "carol"}]}"#;
+    let c = cluster(&[ECHO, missing]).await;
     // Two inputs with one name: the program itself is refused.
     let dup = r#"{"format": "petri-mpc/1",
       "inputs": [{"name": "wealth", "from": "alice", "type": "u32"}, {"name": "wealth", "from": "bob", "type": "u32"}],
@@ -164,50 +287,40 @@ async fn input_problems_fail_the_session_with_a_reason() {
     .unwrap_err();
     assert!(err.to_string().contains("defined twice"), "{err}");
     // bob has no value `stays_b`: every node fails with that reason, none hangs.
-    let missing = r#"{"format": "petri-mpc/1",
-      "inputs": [{"name": "stays", "from": "alice", "type": "u32"}, {"name": "stays_b", "from": "bob", "type": "u32"}],
-      "steps": [], "outputs": [{"value": "stays", "to": "carol"}]}"#;
     let out = c.run(missing, "hospitals", "missing").await;
     assert!(
         out.iter()
-            .all(|o| o.status == "FAILED" && o.error.contains("sent no value stays_b")),
+            .all(|o| o.status == "FAILED" && o.error.contains("no value stays_b")),
         "{out:?}"
     );
     // An unknown dataset.
-    let echo = r#"{"format": "petri-mpc/1", "inputs": [{"name": "wealth", "from": "alice", "type": "u32"}],
-      "steps": [], "outputs": [{"value": "wealth", "to": "alice"}]}"#;
-    let out = c.run(echo, "nothing-here", "nodata").await;
+    let out = c.run(ECHO, "nothing-here", "nodata").await;
     assert!(
         out.iter()
             .all(|o| o.status == "FAILED" && o.error.contains("no dataset")),
         "{out:?}"
     );
-    // A program without steps reveals the input to the named result node only.
-    let out = c.run(echo, "millionaires", "echo").await;
+    // A program without steps reveals the input to the named result node only, when the data
+    // owner allows exactly that program (here alice's own value, to alice).
+    let out = c.run(ECHO, "millionaires", "echo").await;
     assert!(out.iter().all(|o| o.status == "FINISHED"), "{out:?}");
     assert_eq!(c.result("alice", "echo", "wealth"), Some(vec![3000.into()]));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn millionaires_median_and_hospitals() {
-    let c = cluster().await;
-    // alice (3000) against bob (2000), revealed to alice only.
+    let c = cluster(&[MILLIONAIRES, MEDIAN]).await;
+    // alice (3000) against bob (2718281828), revealed to alice only.
     let out = c.run(MILLIONAIRES, "millionaires", "m1").await;
     assert!(out.iter().all(|o| o.status == "FINISHED"), "{out:?}");
-    assert_eq!(c.result("alice", "m1", "alice_richer"), Some(vec![1.into()]));
+    assert_eq!(c.result("alice", "m1", "alice_richer"), Some(vec![0.into()]));
     assert_eq!(
         c.result("bob", "m1", "alice_richer"),
         None,
         "only alice learns the result"
     );
 
-    let median = r#"{"format": "petri-mpc/1",
-      "inputs": [{"name": "x", "from": "alice", "type": "i32"}],
-      "steps": [{"out": "m", "op": "median", "args": ["x"]},
-                {"out": "sorted", "op": "sort", "args": ["x"]},
-                {"out": "top", "op": "top_k", "args": ["x"], "k": 2}],
-      "outputs": [{"value": "m", "to": "bob"}, {"value": "sorted", "to": "bob"}, {"value": "top", "to": "bob"}]}"#;
-    let out = c.run(median, "array", "med").await;
+    let out = c.run(MEDIAN, "array", "med").await;
     assert!(out.iter().all(|o| o.status == "FINISHED"), "{out:?}");
     assert_eq!(c.result("bob", "med", "m"), Some(vec![4.into()]));
     let sorted: Vec<serde_json::Value> = [-20, -3, 0, 4, 5, 9, 17].map(serde_json::Value::from).to_vec();
@@ -215,20 +328,16 @@ async fn millionaires_median_and_hospitals() {
     assert_eq!(c.result("bob", "med", "top"), Some(vec![17.into(), 9.into()]));
     let stats = out[0].stats.as_ref().unwrap();
     assert!(stats["rounds"].as_u64().unwrap() > 0 && stats["bytes_sent"].as_u64().unwrap() > 0);
+    // Every release is in each owner's audit log, whose chain verifies.
+    let audit = c.data_nodes["alice"].policy().unwrap().audit().path().to_path_buf();
+    let (entries, _) = petri_policy::verify_log(&audit).unwrap();
+    assert_eq!(entries, 6, "three parties, two sessions");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_hospitals_sum_and_mean() {
-    let c = cluster().await;
-    let program = r#"{"format": "petri-mpc/1",
-      "inputs": [{"name": "a", "from": "alice", "value": "stays", "type": "u32"},
-                 {"name": "b", "from": "bob", "value": "stays", "type": "u32"},
-                 {"name": "c", "from": "carol", "value": "stays", "type": "u32"}],
-      "steps": [{"out": "stays", "op": "concat", "args": ["a", "b", "c"]},
-                {"out": "total", "op": "sum", "args": ["stays"]},
-                {"out": "avg", "op": "mean", "args": ["stays"]}],
-      "outputs": [{"value": "total", "to": "carol"}, {"value": "avg", "to": "carol"}]}"#;
-    let out = c.run(program, "hospitals", "h1").await;
+    let c = cluster(&[HOSPITALS]).await;
+    let out = c.run(HOSPITALS, "hospitals", "h1").await;
     assert!(out.iter().all(|o| o.status == "FINISHED"), "{out:?}");
     assert_eq!(c.result("carol", "h1", "total"), Some(vec![33.into()]));
     let avg = c.result("carol", "h1", "avg").unwrap()[0].as_f64().unwrap();
@@ -236,15 +345,9 @@ async fn three_hospitals_sum_and_mean() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn bad_programs_sessions_and_parties_get_clear_answers() {
-    let c = cluster().await;
-    let (host, port) = petri_mpc_net::tls::split_host_port(&c.compute[0]).unwrap();
-    let channel = c
-        .orchestrator
-        .channel(&host, port, Duration::from_secs(5))
-        .await
-        .unwrap();
-    let mut client = PartyServiceClient::new(channel);
+async fn bad_programs_and_sessions_get_clear_answers() {
+    let c = cluster(&[ECHO]).await;
+    let mut client = c.client(&c.orchestrator, 0).await;
     let resp = client
         .register_graph(RegisterGraphRequest {
             graph_json: b"{\"graphs\": 42}".to_vec(),
@@ -266,6 +369,7 @@ async fn bad_programs_sessions_and_parties_get_clear_answers() {
         .unwrap()
         .into_inner();
     assert!(resp.message.contains("unknown operation"), "{}", resp.message);
+    let addresses = c.addresses();
     let create = |graph: &str, party: u64, addrs: usize| CreateSessionRequest {
         session_id: "s".into(),
         graph_id: graph.into(),
@@ -273,20 +377,13 @@ async fn bad_programs_sessions_and_parties_get_clear_answers() {
         data_settings: prost::Message::encode_to_vec(&DataRequest {
             key: b"millionaires".to_vec(),
         }),
-        party_address: (0..addrs)
-            .map(|_| Address {
-                address: "127.0.0.1".into(),
-                port: 1,
-            })
-            .collect(),
+        party_address: addresses[..addrs].to_vec(),
     };
     let resp = client.create_session(create("nope", 0, 3)).await.unwrap().into_inner();
     assert_eq!(resp.result, CreateSessionResult::CreateSessionMissingGraph as i32);
-    let echo = r#"{"format": "petri-mpc/1", "inputs": [{"name": "wealth", "from": "alice", "type": "u32"}],
-        "steps": [], "outputs": [{"value": "wealth", "to": "alice"}]}"#;
     let resp = client
         .register_graph(RegisterGraphRequest {
-            graph_json: echo.as_bytes().to_vec(),
+            graph_json: ECHO.as_bytes().to_vec(),
             graph_id: "echo".into(),
         })
         .await
@@ -295,7 +392,7 @@ async fn bad_programs_sessions_and_parties_get_clear_answers() {
     assert_eq!(resp.result, RegisterGraphResult::RegisterGraphSuccess as i32);
     let resp = client
         .register_graph(RegisterGraphRequest {
-            graph_json: echo.as_bytes().to_vec(),
+            graph_json: ECHO.as_bytes().to_vec(),
             graph_id: "echo".into(),
         })
         .await
@@ -313,71 +410,18 @@ async fn bad_programs_sessions_and_parties_get_clear_answers() {
         resp.result,
         CreateSessionResult::CreateSessionInvalidConfiguration as i32
     );
-
-    // Wrong party ids: every node is told it is party 0. Their peers' certificates then do not
-    // match the claimed ids, and the sessions fail with a reason instead of hanging.
-    let addrs: Vec<Address> = c
-        .compute
-        .iter()
-        .map(|a| {
-            let (h, p) = petri_mpc_net::tls::split_host_port(a).unwrap();
-            Address {
-                address: h,
-                port: u32::from(p),
-            }
-        })
-        .collect();
-    let mut clients = Vec::new();
-    for a in &c.compute {
-        let (h, p) = petri_mpc_net::tls::split_host_port(a).unwrap();
-        let mut cl = PartyServiceClient::new(c.orchestrator.channel(&h, p, Duration::from_secs(5)).await.unwrap());
-        cl.register_graph(RegisterGraphRequest {
-            graph_json: echo.as_bytes().to_vec(),
-            graph_id: "echo2".into(),
-        })
-        .await
-        .unwrap();
-        clients.push(cl);
-    }
-    for cl in &mut clients {
-        let mut req = create("echo2", 0, 3);
-        req.session_id = "wrong-party".into();
-        req.party_address = addrs.clone();
-        let r = cl.create_session(req).await.unwrap().into_inner();
-        assert_eq!(
-            r.result,
-            CreateSessionResult::CreateSessionSuccess as i32,
-            "{}",
-            r.message
-        );
-    }
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let list = clients[1]
-            .list_sessions(petri_mpc_net::proto::SessionListRequest {})
-            .await
-            .unwrap()
-            .into_inner();
-        let s = list.session.iter().find(|s| s.session_id == "wrong-party").unwrap();
-        if s.status == petri_mpc_net::proto::SessionStatus::Failed as i32 {
-            assert!(
-                s.error.contains("cannot send to party 0")
-                    || s.error.contains("refused")
-                    || s.error.contains("sent nothing"),
-                "{}",
-                s.error
-            );
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "session never failed");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    // Another orchestrator the node obeys may not start a session on a program it did not
+    // register.
+    let mut other = c.client(&c.other_orchestrator, 0).await;
+    let resp = other.create_session(create("echo", 0, 3)).await.unwrap().into_inner();
+    assert_eq!(resp.result, CreateSessionResult::CreateSessionMissingGraph as i32);
+    assert!(resp.message.contains("another caller"), "{}", resp.message);
     let _ = &c.pki_dir;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_node_with_a_certificate_from_another_ca_is_refused() {
-    let c = cluster().await;
+    let c = cluster(&[]).await;
     let tmp = tempfile::tempdir().unwrap();
     let foreign = Pki::init(&tmp.path().join("pki"), "foreign root", 2).unwrap();
     foreign
@@ -420,12 +464,20 @@ async fn the_examples_give_their_expected_results() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/mpc");
     for name in ["millionaires", "median", "hospitals"] {
         let example = Example::load(&root.join(name)).unwrap();
+        // The README shows the policy that pins this program.
+        let hash = Program::parse(&example.program).unwrap().hash();
+        let readme = std::fs::read_to_string(root.join(name).join("README.md")).unwrap();
+        assert!(
+            readme.contains(&hash),
+            "{name}: README.md does not show the program hash {hash}"
+        );
         let tmp = tempfile::tempdir().unwrap();
         let cluster = LocalCluster::start(
             tmp.path(),
             example.data.clone(),
             example.result_only.clone(),
             ComputeMode::InProcess,
+            &[&example.program],
         )
         .await
         .unwrap();

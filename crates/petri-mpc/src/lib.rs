@@ -53,6 +53,10 @@ pub use transport::Transport;
 /// Number of parties.
 pub const PARTIES: usize = 3;
 
+/// The longest message a party ever hands its [`Transport`], in bytes (one piece of a round,
+/// 256 KiB). A transport may refuse anything longer from a peer without breaking an honest run.
+pub const MAX_MESSAGE_BYTES: usize = party::PIECE * 8;
+
 /// Errors of the engine.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -1,7 +1,8 @@
 //! How parties exchange messages.
 //!
 //! A [`Transport`] delivers byte messages between the three parties, in order per ordered pair.
-//! A round's vectors travel as several messages (pieces of at most 256 KiB), and a party waits
+//! A round's vectors travel as several messages (pieces of at most
+//! [`MAX_MESSAGE_BYTES`](crate::MAX_MESSAGE_BYTES), 256 KiB), and a party waits
 //! for a peer's piece only after sending its own pieces some way ahead. `send` must not wait for
 //! the peer to receive (buffer instead): with buffered sends no party ever waits for a piece its
 //! sender cannot yet send, so the protocols are deadlock-free. `recv` must give up after a
