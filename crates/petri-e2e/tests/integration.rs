@@ -30,6 +30,8 @@ mod longpoll;
 mod pubsub;
 #[path = "integration/removal.rs"]
 mod removal;
+#[path = "integration/replay.rs"]
+mod replay;
 #[path = "integration/replicas.rs"]
 mod replicas;
 #[path = "integration/restart.rs"]
