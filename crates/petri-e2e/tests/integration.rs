@@ -14,6 +14,8 @@ mod bench;
 mod concurrency;
 #[path = "integration/deadlines.rs"]
 mod deadlines;
+#[path = "integration/defaults.rs"]
+mod defaults;
 #[path = "integration/decoding.rs"]
 mod decoding;
 #[path = "integration/ext.rs"]
