@@ -101,12 +101,13 @@ fn refuse_dev_keys(server_id: &str) -> anyhow::Result<()> {
         crate::dev::DEV_COLONY_PRVKEY,
         crate::dev::DEV_PRVKEY,
     ];
-    let prvkey = std::env::var("COLONIES_SERVER_PRVKEY").unwrap_or_default();
+    // An id derived from COLONIES_SERVER_PRVKEY is checked here too; a dev key left in the
+    // environment while COLONIES_SERVER_ID names another owner is not used, and not refused.
     for hex in published {
         let id = petri_crypto::PrivateKey::from_hex(hex)
             .context("built-in dev key is invalid")?
             .id();
-        if server_id == id || prvkey.trim().eq_ignore_ascii_case(hex) {
+        if server_id == id {
             bail!(
                 "refusing to start: the server owner key is a published Colonies development key (the one `petri dev` \
                  uses), so anyone could act as the server owner; set COLONIES_SERVER_ID or COLONIES_SERVER_PRVKEY to \

@@ -14,10 +14,10 @@ mod bench;
 mod concurrency;
 #[path = "integration/deadlines.rs"]
 mod deadlines;
-#[path = "integration/defaults.rs"]
-mod defaults;
 #[path = "integration/decoding.rs"]
 mod decoding;
+#[path = "integration/defaults.rs"]
+mod defaults;
 #[path = "integration/ext.rs"]
 mod ext;
 #[path = "integration/faults.rs"]

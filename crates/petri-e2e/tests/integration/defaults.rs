@@ -25,7 +25,8 @@ const DEV_COLONY_PRVKEY: &str = "ba949fa134981372d6da62b6a56f336ab4d843b22c02a42
 /// expecting it to exit at once.
 fn start_fails(args: &[&str], env: &[(&str, String)]) -> Output {
     let mut cmd = std::process::Command::new(petri_bin());
-    cmd.args(["server", "start", "--port", &free_port().to_string()]).args(args);
+    cmd.args(["server", "start", "--port", &free_port().to_string()])
+        .args(args);
     for (k, _) in std::env::vars() {
         if k.starts_with("COLONIES_") || k.starts_with("PETRI_") {
             cmd.env_remove(k);
@@ -133,7 +134,10 @@ async fn an_insecure_server_warns_listens_on_loopback_and_keeps_its_files_privat
         petri_e2e::add_colony(&client, &server_key).await;
         let text = std::fs::read_to_string(&log_path).unwrap();
         assert!(text.contains("serving plain HTTP (--insecure)"), "{text}");
-        assert!(text.contains(&format!("127.0.0.1:{port}")), "listens on loopback: {text}");
+        assert!(
+            text.contains(&format!("127.0.0.1:{port}")),
+            "listens on loopback: {text}"
+        );
         assert_eq!(mode(&data), 0o700, "data directory");
         assert_eq!(mode(&data.join("petri.db")), 0o600, "database");
         assert_eq!(mode(&data.join("petri.db-wal")), 0o600, "write-ahead log");
