@@ -106,6 +106,24 @@ class FreshColony:
         return env
 
 
+def production_server_key() -> tuple[str, str]:
+    """A fresh server owner key and its id: `petri server start` refuses the published dev keys."""
+    crypto = Crypto()
+    prvkey = crypto.prvkey()
+    return prvkey, crypto.id(prvkey)
+
+
+def with_server_key(colonies: Colonies, prvkey: str) -> Colonies:
+    """Remembers the server owner key of a broker that does not use the dev key (see `server_key`)."""
+    colonies.petri_server_prvkey = prvkey
+    return colonies
+
+
+def server_key(colonies: Colonies) -> str:
+    """The server owner key of the broker `colonies` talks to: the dev key unless set with `with_server_key`."""
+    return getattr(colonies, "petri_server_prvkey", DEV_SERVER_PRVKEY)
+
+
 def create_colony(colonies: Colonies, prefix: str = "pytest", executortype: str = "cli",
                   name: str | None = None) -> FreshColony:
     """Create a colony with the server key and add + approve one member executor."""
@@ -113,7 +131,7 @@ def create_colony(colonies: Colonies, prefix: str = "pytest", executortype: str 
     colony_prvkey = crypto.prvkey()
     colonyid = crypto.id(colony_prvkey)
     name = name or f"{prefix}-{rand_suffix()}"
-    colonies.add_colony({"colonyid": colonyid, "name": name}, DEV_SERVER_PRVKEY)
+    colonies.add_colony({"colonyid": colonyid, "name": name}, server_key(colonies))
 
     executor_prvkey = crypto.prvkey()
     executorid = crypto.id(executor_prvkey)
@@ -133,7 +151,7 @@ def create_colony(colonies: Colonies, prefix: str = "pytest", executortype: str 
 
 def delete_colony(colonies: Colonies, colony: FreshColony) -> None:
     try:
-        colonies.del_colony(colony.name, DEV_SERVER_PRVKEY)
+        colonies.del_colony(colony.name, server_key(colonies))
     except ColoniesConnectionError:
         pass
 

@@ -26,13 +26,14 @@ from crypto import Crypto
 from pycolonies import Colonies, ColoniesConnectionError, ColoniesError, Workflow, func_spec
 
 from petri_testlib import (
-    DEV_SERVER_ID,
     DEV_SERVER_PRVKEY,
     REPO,
     create_colony,
     delete_colony,
     poll,
+    production_server_key,
     rand_suffix,
+    with_server_key,
 )
 
 STARTUP_TIMEOUT = 30.0
@@ -121,15 +122,15 @@ def postgres_broker(tmp_path_factory):
     base = tmp_path_factory.mktemp("petri-pg")
     log = base / "petri.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("COLONIES_")}
-    env["COLONIES_SERVER_ID"] = DEV_SERVER_ID
+    server_prvkey, env["COLONIES_SERVER_ID"] = production_server_key()
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [str(petri), "server", "start", "--port", str(port), "--bind", "127.0.0.1",
+            [str(petri), "server", "start", "--port", str(port), "--bind", "127.0.0.1", "--insecure",
              "--data-dir", str(base / "data"), "--database-url", db_url],
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
     try:
         _wait_http(f"http://127.0.0.1:{port}/health", proc, "petri server on PostgreSQL", log)
-        yield Colonies("localhost", port)
+        yield with_server_key(Colonies("localhost", port), server_prvkey)
     finally:
         _stop(proc)
         _psql(url, f"DROP SCHEMA {schema} CASCADE")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from petri_testlib import DEV_SERVER_ID, REPO, SUCCESSFUL, create_colony, poll
+from petri_testlib import REPO, SUCCESSFUL, create_colony, poll, production_server_key, with_server_key
 from pycolonies import Colonies, ColoniesConnectionError, func_spec
 
 
@@ -40,7 +40,8 @@ def tls_server(tmp_path, monkeypatch):
         subprocess.run([_petri(), "pki", "--dir", str(pki), *args], check=True, capture_output=True)
     port = _free_port()
     log = open(tmp_path / "server.log", "wb")
-    env = dict(os.environ, COLONIES_SERVER_ID=DEV_SERVER_ID, PETRI_LOG="warn")
+    server_prvkey, server_id = production_server_key()
+    env = dict(os.environ, COLONIES_SERVER_ID=server_id, PETRI_LOG="warn")
     proc = subprocess.Popen(
         [_petri(), "server", "start", "--bind", "127.0.0.1", "--port", str(port),
          "--data-dir", str(tmp_path / "data"),
@@ -60,7 +61,7 @@ def tls_server(tmp_path, monkeypatch):
     poll(up, 30, what="the TLS broker")
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", ca)
     monkeypatch.setenv("WEBSOCKET_CLIENT_CA_BUNDLE", ca)
-    yield port, ca
+    yield port, ca, server_prvkey
     proc.terminate()
     try:
         proc.wait(timeout=10)
@@ -70,8 +71,8 @@ def tls_server(tmp_path, monkeypatch):
 
 
 def test_pycolonies_runs_a_process_over_https_and_waits_over_wss(tls_server):
-    port, _ = tls_server
-    colonies = Colonies("localhost", port, tls=True)
+    port, _, server_prvkey = tls_server
+    colonies = with_server_key(Colonies("localhost", port, tls=True), server_prvkey)
     colony = create_colony(colonies, prefix="tls")
     spec = func_spec(func="echo", args=["over tls"], colonyname=colony.name, executortype=colony.executortype,
                      maxexectime=10, maxretries=0)
@@ -91,7 +92,7 @@ def test_pycolonies_runs_a_process_over_https_and_waits_over_wss(tls_server):
 
 
 def test_pycolonies_refuses_a_broker_whose_root_it_does_not_trust(tls_server, monkeypatch):
-    port, _ = tls_server
+    port, _, _ = tls_server
     monkeypatch.delenv("REQUESTS_CA_BUNDLE")
     colonies = Colonies("localhost", port, tls=True)
     with pytest.raises(ColoniesConnectionError, match="CERTIFICATE_VERIFY_FAILED"):

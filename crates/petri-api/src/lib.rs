@@ -11,9 +11,11 @@
 pub mod envelope;
 pub mod model;
 pub mod msg;
+pub mod replay;
 pub mod time;
 
 pub use envelope::{Envelope, ErrorReply, ReplyEnvelope};
+pub use replay::Replay;
 pub use time::Timestamp;
 
 /// Errors from encoding or decoding protocol data.

@@ -262,8 +262,9 @@ lenient!(
 );
 
 lenient!(
-    /// Reply to `versionmsg`.
-    Version { buildversion: String, buildtime: String }
+    /// Reply to `versionmsg`. `serverid` is petri's addition (the id replay-protected
+    /// messages must name, see [`crate::replay`]); Colonies servers leave it out.
+    Version { buildversion: String, buildtime: String, serverid: String }
 );
 
 impl Process {

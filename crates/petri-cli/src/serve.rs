@@ -27,8 +27,8 @@ pub(crate) struct StartArgs {
     /// Port to listen on.
     #[arg(long, env = "PETRI_PORT", default_value_t = 50080)]
     port: u16,
-    /// Address to listen on.
-    #[arg(long, env = "PETRI_BIND", default_value = "0.0.0.0")]
+    /// Address to listen on (loopback by default; pass 0.0.0.0 to serve other machines, with TLS).
+    #[arg(long, env = "PETRI_BIND", default_value = "127.0.0.1")]
     bind: String,
     /// Directory for the embedded SQLite database (used when no --database-url is given).
     #[arg(long, env = "PETRI_DATA_DIR", default_value = "./petri-data")]
@@ -53,6 +53,69 @@ pub(crate) struct StartArgs {
     /// The private key of --tls-cert (PEM).
     #[arg(long, env = "PETRI_TLS_KEY", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// Serve plain HTTP without TLS: requests and replies (process inputs and outputs) travel
+    /// readable, and captured requests can be replayed. For a trusted network or a TLS proxy in
+    /// front only.
+    #[arg(long, env = "PETRI_INSECURE")]
+    insecure: bool,
+    /// Refuse signed requests without replay protection (a nonce, timestamp and server id in
+    /// the signed message). petri clients send it; pycolonies and other Colonies SDKs do not, and
+    /// cannot talk to such a server.
+    #[arg(long, env = "PETRI_REQUIRE_REPLAY_PROTECTION")]
+    require_replay_protection: bool,
+    /// How far (seconds) a replay-protected request's timestamp may be from the server's clock.
+    #[arg(long, env = "PETRI_REPLAY_WINDOW", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    replay_window: u64,
+    /// Requests per second one signer key may send on average; 0 disables the limit. The default
+    /// is far above what one key of a real workload or `petri bench load` sends.
+    #[arg(long, env = "PETRI_RATE_LIMIT", default_value_t = petri_server::DEFAULT_RATE_PER_SECOND)]
+    rate_limit: u32,
+    /// Requests one signer key may send at once (at least --rate-limit).
+    #[arg(long, env = "PETRI_RATE_LIMIT_BURST", default_value_t = petri_server::DEFAULT_RATE_BURST)]
+    rate_limit_burst: u32,
+    /// Seconds a client may take to send a request's headers (idle keep-alive connections are
+    /// closed after it too).
+    #[arg(long, env = "PETRI_HEADER_TIMEOUT", default_value_t = 10.0)]
+    header_timeout: f64,
+    /// Seconds a new websocket may take to send its first signed request.
+    #[arg(long, env = "PETRI_WS_AUTH_TIMEOUT", default_value_t = 10.0)]
+    ws_auth_timeout: f64,
+    /// Seconds a websocket may stay open with no subscription running.
+    #[arg(long, env = "PETRI_WS_IDLE_TIMEOUT", default_value_t = 60.0)]
+    ws_idle_timeout: f64,
+}
+
+/// A positive number of seconds.
+fn seconds(flag: &str, value: f64) -> anyhow::Result<std::time::Duration> {
+    if !(value.is_finite() && value > 0.0 && value <= 86_400.0) {
+        bail!("--{flag} must be a number of seconds above 0 and at most 86400, not {value}");
+    }
+    Ok(std::time::Duration::from_secs_f64(value))
+}
+
+/// Refuses the server identities whose private keys are published (the Colonies development
+/// keys `petri dev` uses): anyone could act as the server owner.
+fn refuse_dev_keys(server_id: &str) -> anyhow::Result<()> {
+    let published = [
+        crate::dev::DEV_SERVER_PRVKEY,
+        crate::dev::DEV_COLONY_PRVKEY,
+        crate::dev::DEV_PRVKEY,
+    ];
+    // An id derived from COLONIES_SERVER_PRVKEY is checked here too; a dev key left in the
+    // environment while COLONIES_SERVER_ID names another owner is not used, and not refused.
+    for hex in published {
+        let id = petri_crypto::PrivateKey::from_hex(hex)
+            .context("built-in dev key is invalid")?
+            .id();
+        if server_id == id {
+            bail!(
+                "refusing to start: the server owner key is a published Colonies development key (the one `petri dev` \
+                 uses), so anyone could act as the server owner; set COLONIES_SERVER_ID or COLONIES_SERVER_PRVKEY to \
+                 a key of your own"
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Opens the store a database URL (or the data directory) names.
@@ -62,8 +125,7 @@ pub(crate) async fn open_store(
 ) -> anyhow::Result<Arc<dyn Store>> {
     let path = match database_url {
         None => {
-            std::fs::create_dir_all(data_dir)
-                .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
+            create_private_dir(data_dir)?;
             data_dir.join("petri.db")
         }
         Some(url) => match url.strip_prefix("sqlite://") {
@@ -81,6 +143,35 @@ pub(crate) async fn open_store(
     let store = SqliteStore::open(&path).with_context(|| format!("cannot open database {}", path.display()))?;
     tracing::info!(path = %path.display(), "using SQLite store");
     Ok(Arc::new(store))
+}
+
+/// Creates the data directory (and missing parents) readable by its owner only (0700); warns
+/// when an existing one is open to others.
+fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        if !dir.exists() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .with_context(|| format!("cannot create data directory {}", dir.display()))?;
+        } else if let Ok(meta) = std::fs::metadata(dir)
+            && meta.permissions().mode() & 0o077 != 0
+        {
+            tracing::warn!(
+                path = %dir.display(),
+                mode = format!("{:o}", meta.permissions().mode() & 0o777),
+                "the data directory is open to others; chmod 700 it"
+            );
+        }
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create data directory {}", dir.display()))
+    }
 }
 
 /// Resolves when the process is asked to stop (Ctrl-C or SIGTERM).
@@ -136,10 +227,36 @@ pub(crate) async fn run(cmd: ServerCmd, out: &Output) -> anyhow::Result<()> {
         ServerCmd::Start(args) => {
             crate::init_tracing();
             let server_id = server_id(&args)?;
-            let store = open_store(args.database_url.as_deref(), &args.data_dir).await?;
+            refuse_dev_keys(&server_id)?;
+            let tls_given = args.tls_cert.is_some() && args.tls_key.is_some();
+            if !tls_given && !args.insecure {
+                bail!(
+                    "refusing to serve plain HTTP: give --tls-cert and --tls-key (see `petri pki node`), or pass \
+                     --insecure (PETRI_INSECURE=true) for a trusted network or a TLS proxy in front"
+                );
+            }
             let mut config = Config::new(server_id);
             config.allow_executor_reregister = args.allow_executor_reregister;
             config.max_body_bytes = args.max_body_bytes;
+            config.require_replay_protection = args.require_replay_protection;
+            config.replay_window = std::time::Duration::from_secs(args.replay_window);
+            config.rate_limit = match std::num::NonZeroU32::new(args.rate_limit) {
+                None => None,
+                Some(per_second) => Some(petri_server::RateLimit {
+                    per_second,
+                    burst: std::num::NonZeroU32::new(args.rate_limit_burst.max(per_second.get())).unwrap_or(per_second),
+                }),
+            };
+            config.header_read_timeout = seconds("header-timeout", args.header_timeout)?;
+            config.ws_auth_timeout = seconds("ws-auth-timeout", args.ws_auth_timeout)?;
+            config.ws_idle_timeout = seconds("ws-idle-timeout", args.ws_idle_timeout)?;
+            if !tls_given {
+                tracing::warn!(
+                    "serving plain HTTP (--insecure): requests and replies travel readable, and pycolonies requests \
+                     captured on the way can be replayed"
+                );
+            }
+            let store = open_store(args.database_url.as_deref(), &args.data_dir).await?;
             let addr: SocketAddr = format!("{}:{}", args.bind, args.port)
                 .parse()
                 .context("invalid --bind or --port")?;

@@ -65,6 +65,13 @@ pub fn random_id() -> String {
     sha3_hex(hex::encode(bytes).as_bytes())
 }
 
+/// A fresh random 128-bit nonce as 32 lowercase hex characters (the replay
+/// protection petri clients add to what they sign, see `petri_api::replay`).
+pub fn random_nonce() -> String {
+    let bytes: [u8; 16] = rand::random();
+    hex::encode(bytes)
+}
+
 /// A secp256k1 private key. Its bytes are wiped from memory on drop.
 #[derive(Clone)]
 pub struct PrivateKey {

@@ -435,8 +435,9 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
-    /// Starts `petri server start --bind 127.0.0.1 --port <port> <args>` owned
-    /// by `server_id`, logging to `log`, and waits until it answers.
+    /// Starts `petri server start --bind 127.0.0.1 --port <port> --insecure <args>`
+    /// (plain HTTP on loopback) owned by `server_id`, logging to `log`, and waits
+    /// until it answers.
     pub async fn start(port: u16, args: &[String], server_id: &str, log: &Path) -> Self {
         let mut server = Self {
             child: None,
@@ -463,6 +464,7 @@ impl ServerProcess {
                 "127.0.0.1",
                 "--port",
                 &self.port.to_string(),
+                "--insecure",
             ])
             .args(&self.args)
             .env("COLONIES_SERVER_ID", &self.server_id)
@@ -567,6 +569,156 @@ impl Drop for Failover {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// A TCP proxy in front of a server that records every byte clients send
+/// through it, as an attacker on the network path would (plain HTTP). Tests of
+/// replayed requests capture the envelopes real clients sent with it.
+pub struct Wiretap {
+    addr: SocketAddr,
+    task: JoinHandle<()>,
+    /// What each connection sent, in the order the connections were made.
+    streams: Arc<std::sync::Mutex<Vec<Recording>>>,
+}
+
+/// The bytes one connection sent.
+type Recording = Arc<std::sync::Mutex<Vec<u8>>>;
+
+impl Wiretap {
+    /// Starts recording and forwarding from a fresh local port to `backend`.
+    pub async fn start(backend: SocketAddr) -> Self {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = bind_any().await;
+        let addr = listener.local_addr().expect("listener address");
+        let streams: Arc<std::sync::Mutex<Vec<Recording>>> = Arc::default();
+        let all = streams.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((inbound, _)) = listener.accept().await {
+                let Ok(outbound) = tokio::net::TcpStream::connect(backend).await else {
+                    continue;
+                };
+                let record: Recording = Arc::default();
+                all.lock().unwrap_or_else(|e| e.into_inner()).push(record.clone());
+                tokio::spawn(async move {
+                    let (mut client_read, mut client_write) = inbound.into_split();
+                    let (mut server_read, mut server_write) = outbound.into_split();
+                    let up = async {
+                        let mut buf = vec![0u8; 64 * 1024];
+                        loop {
+                            let n = match client_read.read(&mut buf).await {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => n,
+                            };
+                            record
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .extend_from_slice(&buf[..n]);
+                            if server_write.write_all(&buf[..n]).await.is_err() {
+                                break;
+                            }
+                        }
+                        let _ = server_write.shutdown().await;
+                    };
+                    let down = tokio::io::copy(&mut server_read, &mut client_write);
+                    // Either side closing ends the connection.
+                    tokio::select! {
+                        _ = up => {}
+                        _ = down => {}
+                    }
+                });
+            }
+        });
+        Self { addr, task, streams }
+    }
+
+    /// A client that talks to the server through the tap.
+    pub fn client(&self) -> Client {
+        Client::new("127.0.0.1", self.addr.port(), false)
+    }
+
+    /// The envelopes of the HTTP requests recorded so far (each connection's in
+    /// order; websocket traffic after an upgrade is skipped).
+    pub fn envelopes(&self) -> Vec<petri_api::Envelope> {
+        let streams = self.streams.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let mut out = Vec::new();
+        for stream in streams {
+            let bytes = stream.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            for body in http_request_bodies(&bytes) {
+                if let Ok(envelope) = serde_json::from_slice(&body) {
+                    out.push(envelope);
+                }
+            }
+        }
+        out
+    }
+
+    /// The last recorded envelope of `payloadtype`; panics when there is none.
+    pub fn captured(&self, payloadtype: &str) -> petri_api::Envelope {
+        self.envelopes()
+            .into_iter()
+            .rev()
+            .find(|e| e.payloadtype == payloadtype)
+            .unwrap_or_else(|| panic!("no {payloadtype} went through the wiretap"))
+    }
+}
+
+impl Drop for Wiretap {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The bodies of the HTTP/1.1 requests in `bytes` (with `Content-Length`), up to
+/// an upgrade to a websocket or the first incomplete request.
+fn http_request_bodies(mut bytes: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    while let Some(end) = bytes.windows(4).position(|w| w == b"\r\n\r\n") {
+        let head = String::from_utf8_lossy(&bytes[..end]).to_ascii_lowercase();
+        if head.contains("upgrade: websocket") {
+            break;
+        }
+        let length = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .unwrap_or(0);
+        let body_start = end + 4;
+        if bytes.len() < body_start + length {
+            break;
+        }
+        out.push(bytes[body_start..body_start + length].to_vec());
+        bytes = &bytes[body_start + length..];
+    }
+    out
+}
+
+/// Posts the raw text `body` to `/api` at `addr`; returns the HTTP status and,
+/// for an error reply, its message (empty for a success).
+pub async fn post_raw(addr: SocketAddr, body: String) -> (u16, String) {
+    let response = reqwest::Client::new()
+        .post(format!("http://{addr}/api"))
+        .body(body)
+        .send()
+        .await
+        .expect("the server answers");
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("a reply body");
+    let reply: petri_api::ReplyEnvelope =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("not a reply envelope ({e}): {text}"));
+    let message = match reply.decode::<serde_json::Value>() {
+        Ok(Err(e)) => {
+            assert_eq!(e.status, status, "the error's status is the HTTP status");
+            e.message
+        }
+        _ => String::new(),
+    };
+    (status, message)
+}
+
+/// Posts `envelope` as it is (a replay when it was sent before) to `/api` at
+/// `addr`; returns the HTTP status and the error message, if any.
+pub async fn post_envelope(addr: SocketAddr, envelope: &petri_api::Envelope) -> (u16, String) {
+    post_raw(addr, serde_json::to_string(envelope).expect("an envelope is JSON")).await
 }
 
 /// A name no other test uses: `prefix-` and 12 random hex characters.

@@ -16,6 +16,8 @@ mod concurrency;
 mod deadlines;
 #[path = "integration/decoding.rs"]
 mod decoding;
+#[path = "integration/defaults.rs"]
+mod defaults;
 #[path = "integration/ext.rs"]
 mod ext;
 #[path = "integration/faults.rs"]
@@ -30,6 +32,8 @@ mod longpoll;
 mod pubsub;
 #[path = "integration/removal.rs"]
 mod removal;
+#[path = "integration/replay.rs"]
+mod replay;
 #[path = "integration/replicas.rs"]
 mod replicas;
 #[path = "integration/restart.rs"]

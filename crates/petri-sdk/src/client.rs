@@ -8,7 +8,7 @@ use petri_api::model::{
     WorkflowSpec,
 };
 use petri_api::msg::*;
-use petri_api::{Envelope, ReplyEnvelope};
+use petri_api::{Envelope, Replay, ReplyEnvelope};
 use petri_crypto::PrivateKey;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -24,16 +24,20 @@ pub struct Client {
     pubsub_url: String,
     /// The TLS configuration websockets use (HTTPS requests use the same one).
     tls: Option<Arc<rustls::ClientConfig>>,
+    /// The id the server announces for replay protection, asked once (`None`: it announces none).
+    server_id: Arc<tokio::sync::OnceCell<Option<String>>>,
 }
+
+/// Message types servers answer without looking at the signature, so without replay checks.
+const UNSIGNED: [&str; 2] = ["versionmsg", "getserverinfomsg"];
+
+/// How long an idle pooled connection is kept. Below the server's header timeout (10 s by
+/// default), which also closes idle keep-alive connections: a request sent on a connection
+/// the server is closing at that moment would fail.
+const POOL_IDLE: Duration = Duration::from_secs(5);
 /// Replies without content.
 #[derive(serde::Deserialize)]
 struct Empty {}
-
-pub(crate) fn signed<M: Message>(msg: &M, key: &PrivateKey) -> SdkResult<Envelope> {
-    let mut env = Envelope::unsigned(M::MSGTYPE, &msg.to_json()).map_err(|e| SdkError::Decode(e.to_string()))?;
-    env.signature = key.sign(&env.payload);
-    Ok(env)
-}
 
 pub(crate) fn decode_reply<R: DeserializeOwned>(reply: &ReplyEnvelope) -> SdkResult<R> {
     match reply.decode::<R>() {
@@ -86,7 +90,9 @@ impl Client {
         } else {
             ("http", "ws")
         };
-        let mut builder = reqwest::Client::builder().pool_max_idle_per_host(64);
+        let mut builder = reqwest::Client::builder()
+            .pool_max_idle_per_host(64)
+            .pool_idle_timeout(POOL_IDLE);
         if let Some(config) = &tls {
             builder = builder.use_preconfigured_tls(rustls::ClientConfig::clone(config));
         }
@@ -95,7 +101,50 @@ impl Client {
             api_url: format!("{http}://{host}:{port}/api"),
             pubsub_url: format!("{ws}://{host}:{port}/pubsub"),
             tls,
+            server_id: Arc::default(),
         }
+    }
+
+    /// This client with the server's replay-protection id fixed to `server_id` instead of asked
+    /// for (the server owner's id, as `COLONIES_SERVER_ID` holds it). Messages then name it even
+    /// if an answer on the way was forged; a server with another id refuses them.
+    pub fn with_server_id(self, server_id: &str) -> Self {
+        Self {
+            server_id: Arc::new(tokio::sync::OnceCell::new_with(Some(Some(server_id.to_owned())))),
+            ..self
+        }
+    }
+
+    /// The id the server announces in its `versionmsg` reply, which every message this client
+    /// signs then names (`None` when the server announces none: a Colonies server). Asked once
+    /// per client and its clones.
+    pub async fn server_id(&self) -> SdkResult<Option<String>> {
+        let id = self
+            .server_id
+            .get_or_try_init(|| async {
+                let envelope = Envelope::unsigned(GetVersion::MSGTYPE, &GetVersion {}.to_json())
+                    .map_err(|e| SdkError::Decode(e.to_string()))?;
+                let version: Version = self.post(&envelope).await?;
+                SdkResult::Ok(Some(version.serverid).filter(|id| !id.is_empty()))
+            })
+            .await?;
+        Ok(id.clone())
+    }
+
+    /// The envelope this client sends for `msg` signed by `key`. For a server that announces its
+    /// id the message carries replay protection (see [`petri_api::replay`]): a fresh nonce, the
+    /// time and the server's id, so the envelope is accepted once, for a short time, by that
+    /// server only.
+    pub async fn envelope<M: Message>(&self, msg: &M, key: &PrivateKey) -> SdkResult<Envelope> {
+        let mut json = msg.to_json();
+        if !UNSIGNED.contains(&M::MSGTYPE)
+            && let Some(id) = self.server_id().await?
+        {
+            Replay::new(petri_crypto::random_nonce(), &id).attach(&mut json);
+        }
+        let mut envelope = Envelope::unsigned(M::MSGTYPE, &json).map_err(|e| SdkError::Decode(e.to_string()))?;
+        envelope.signature = key.sign(&envelope.payload);
+        Ok(envelope)
     }
 
     /// Opens a websocket to `/pubsub`.
@@ -111,8 +160,13 @@ impl Client {
 
     /// Sends `msg` signed by `key` and decodes the reply as `R`.
     pub async fn call<M: Message, R: DeserializeOwned>(&self, msg: &M, key: &PrivateKey) -> SdkResult<R> {
-        let envelope = signed(msg, key)?;
-        let body = serde_json::to_string(&envelope).map_err(|e| SdkError::Decode(e.to_string()))?;
+        let envelope = self.envelope(msg, key).await?;
+        self.post(&envelope).await
+    }
+
+    /// Posts `envelope` and decodes the reply as `R`.
+    async fn post<R: DeserializeOwned>(&self, envelope: &Envelope) -> SdkResult<R> {
+        let body = serde_json::to_string(envelope).map_err(|e| SdkError::Decode(e.to_string()))?;
         let response = self
             .http
             .post(&self.api_url)
@@ -536,7 +590,7 @@ impl Client {
             timeout: timeout_secs,
             colonyname: process.spec.conditions.colonyname.clone(),
         };
-        let envelope = signed(&msg, key)?;
+        let envelope = self.envelope(&msg, key).await?;
         let text = serde_json::to_string(&envelope).map_err(|e| SdkError::Decode(e.to_string()))?;
         let mut ws = self.pubsub().await?;
         ws.send(WsMessage::Text(text.into()))

@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
-use crate::client::{decode_reply, signed};
+use crate::client::decode_reply;
 use crate::{Client, SdkError, SdkResult};
 
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -201,7 +201,8 @@ impl Client {
             afterseq,
             timeout: timeout_secs,
         };
-        let text = serde_json::to_string(&signed(&msg, key)?).map_err(|e| SdkError::Decode(e.to_string()))?;
+        let text =
+            serde_json::to_string(&self.envelope(&msg, key).await?).map_err(|e| SdkError::Decode(e.to_string()))?;
         let mut socket = self.pubsub().await?;
         socket
             .send(WsMessage::Text(text.into()))

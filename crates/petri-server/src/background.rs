@@ -1,4 +1,5 @@
-//! Duties that run without a request: enforcing processes' time limits.
+//! Duties that run without a request: enforcing processes' time limits, forgetting expired
+//! replay nonces and idle rate-limit buckets.
 
 use std::time::Duration;
 
@@ -10,6 +11,10 @@ use crate::AppState;
 const PERIOD: Duration = Duration::from_secs(1);
 /// Most processes handled per check.
 const BATCH: usize = 1000;
+/// Periods between two purges of expired replay nonces.
+const PURGE_EVERY: u64 = 10;
+/// Periods between two sweeps of idle rate-limit buckets.
+const FORGET_EVERY: u64 = 30;
 
 /// Forwards changes made by other servers sharing the store to this server's
 /// long-polls and subscriptions.
@@ -39,8 +44,16 @@ pub(crate) async fn relay_cluster_events(state: AppState) {
 pub(crate) async fn run(state: AppState) {
     let mut ticker = tokio::time::interval(PERIOD);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut ticks: u64 = 0;
     loop {
         ticker.tick().await;
+        ticks += 1;
+        // Every server forgets its own idle rate-limit buckets.
+        if ticks.is_multiple_of(FORGET_EVERY)
+            && let Some(limiter) = &state.limiter
+        {
+            limiter.forget_idle();
+        }
         // With several servers on one database only the leader does the duties.
         match state.store.lead().await {
             Ok(true) => {}
@@ -54,6 +67,13 @@ pub(crate) async fn run(state: AppState) {
             tracing::warn!(error = %e, "deadline check failed");
         }
         crate::ext::run_duties(&state).await;
+        if ticks.is_multiple_of(PURGE_EVERY) {
+            match state.store.purge_nonces(Timestamp::now()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(purged = n, "expired nonces forgotten"),
+                Err(e) => tracing::warn!(error = %e, "purging expired nonces failed"),
+            }
+        }
     }
 }
 

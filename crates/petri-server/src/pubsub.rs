@@ -7,6 +7,10 @@
 //! the process reaches either, so a waiting client learns of a failure at
 //! once instead of at its timeout. When the timeout passes first the server
 //! closes the connection.
+//!
+//! A connection that sends no signed request within `ws_auth_timeout`, or none for
+//! `ws_idle_timeout` after its last subscription ended, is closed; so is one whose request is
+//! refused by the rate limit or the replay check.
 
 use std::time::Duration;
 
@@ -51,10 +55,17 @@ async fn send_process(socket: &mut WebSocket, p: &Process) -> Result<(), ()> {
 }
 
 async fn session(state: AppState, mut socket: WebSocket) {
+    // A new connection must send a signed request soon; between subscriptions it may stay idle
+    // a while longer. Control frames (pings) do not move the deadline.
+    let mut deadline = Instant::now() + state.config.ws_auth_timeout;
     loop {
         let frame = tokio::select! {
             frame = socket.recv() => frame,
             _ = state.events.stopping() => None,
+            _ = tokio::time::sleep_until(deadline) => {
+                tracing::debug!("closing a websocket that sent no request in time");
+                None
+            }
         };
         let Some(Ok(frame)) = frame else {
             let _ = socket.send(Message::Close(None)).await;
@@ -73,6 +84,11 @@ async fn session(state: AppState, mut socket: WebSocket) {
         let Ok(signer) = recover_signer(&envelope) else {
             return;
         };
+        if let Err(f) = state.admit(&signer, &envelope).await {
+            let _ = send_error(&mut socket, &f).await;
+            let _ = socket.send(Message::Close(None)).await;
+            return;
+        }
         let outcome = match envelope.payloadtype.as_str() {
             "subscribeprocessmsg" => subscribe_process(&state, &signer, &envelope, &mut socket).await,
             "subscribechannelmsg" => channel::subscribe(&state, &signer, &envelope, &mut socket).await,
@@ -85,6 +101,7 @@ async fn session(state: AppState, mut socket: WebSocket) {
             let _ = socket.send(Message::Close(None)).await;
             return;
         }
+        deadline = Instant::now() + state.config.ws_idle_timeout;
     }
 }
 

@@ -43,14 +43,18 @@ pub(crate) async fn handle_text(state: &AppState, body: &str) -> RpcResult<Reply
     let envelope: Envelope = serde_json::from_str(body)
         .map_err(|e| RpcFailure::bad_request(format!("Failed to parse RPC envelope, invalid JSON: {e}")))?;
     if UNSIGNED.contains(&envelope.payloadtype.as_str()) {
+        // The server id lets petri clients bind what they sign to this server (replay
+        // protection); Colonies clients ignore the extra field.
         let version = Version {
             buildversion: env!("CARGO_PKG_VERSION").into(),
             buildtime: String::new(),
+            serverid: state.config.server_id.clone(),
         };
         return ok(&envelope.payloadtype, &version);
     }
     let signer = recover_signer(&envelope)?;
     tracing::debug!(msgtype = %envelope.payloadtype, signer = %signer, "rpc");
+    state.admit(&signer, &envelope).await?;
     let json = handlers::dispatch(state, &signer, &envelope).await?;
     Ok(ReplyEnvelope::ok_json(&envelope.payloadtype, &json))
 }

@@ -1123,6 +1123,25 @@ impl Store for PgStore {
             })
             .collect()
     }
+
+    async fn use_nonce(&self, nonce: &str, expires: Timestamp) -> StoreResult<bool> {
+        let added = sqlx::query("INSERT INTO nonces (nonce, expires) VALUES ($1, $2) ON CONFLICT (nonce) DO NOTHING")
+            .bind(nonce)
+            .bind(expires.nanos().unwrap_or(i64::MAX))
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(added.rows_affected() == 1)
+    }
+
+    async fn purge_nonces(&self, now: Timestamp) -> StoreResult<u64> {
+        let purged = sqlx::query("DELETE FROM nonces WHERE expires < $1")
+            .bind(now.nanos().unwrap_or(0))
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(purged.rows_affected())
+    }
 }
 
 #[cfg(test)]

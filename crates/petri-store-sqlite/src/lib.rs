@@ -82,12 +82,18 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("../migrations/0003_full_indexes.sql")),
         M::up(include_str!("../migrations/0004_ext.sql")),
         M::up(include_str!("../migrations/0005_narrow_indexes.sql")),
+        M::up(include_str!("../migrations/0006_nonces.sql")),
     ])
 }
 
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    ///
+    /// A new database file is created readable and writable by its owner only (0600); SQLite
+    /// gives its `-wal` file the same mode. An existing file readable by others is left as it
+    /// is, with a warning.
     pub fn open(path: &Path) -> StoreResult<Self> {
+        create_private(path)?;
         let mut conn = Connection::open(path).map_err(db_err)?;
         // One server owns the file: holding its lock for the connection's life spares a
         // lock/unlock system call pair per transaction, and the WAL index lives in this
@@ -163,6 +169,39 @@ impl SqliteStore {
         }
         recv.await.map_err(|_| db_err("write was dropped before it ran"))?
     }
+}
+
+/// Creates `path` as an empty file with mode 0600 when it does not exist (SQLite then uses
+/// it as a new database), and warns when an existing one is open to group or others.
+#[cfg(unix)]
+fn create_private(path: &Path) -> StoreResult<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            if let Ok(meta) = std::fs::metadata(path)
+                && meta.permissions().mode() & 0o077 != 0
+            {
+                tracing::warn!(
+                    path = %path.display(),
+                    mode = format!("{:o}", meta.permissions().mode() & 0o777),
+                    "the database file is readable by others; chmod 600 it"
+                );
+            }
+            Ok(())
+        }
+        Err(e) => Err(db_err(format!("cannot create {}: {e}", path.display()))),
+    }
+}
+
+#[cfg(not(unix))]
+fn create_private(_path: &Path) -> StoreResult<()> {
+    Ok(())
 }
 
 /// A queued write: runs inside the shared transaction and returns what to do
@@ -900,6 +939,33 @@ impl Store for SqliteStore {
         })
         .await
     }
+
+    async fn use_nonce(&self, nonce: &str, expires: Timestamp) -> StoreResult<bool> {
+        let nonce = nonce.to_owned();
+        let expires = expires.nanos().unwrap_or(i64::MAX);
+        self.tx(move |tx| {
+            let added = tx
+                .prepare_cached("INSERT OR IGNORE INTO nonces (nonce, expires) VALUES (?1, ?2)")
+                .map_err(db_err)?
+                .execute(params![nonce, expires])
+                .map_err(db_err)?;
+            Ok(added == 1)
+        })
+        .await
+    }
+
+    async fn purge_nonces(&self, now: Timestamp) -> StoreResult<u64> {
+        let now = now.nanos().unwrap_or(0);
+        self.tx(move |tx| {
+            let n = tx
+                .prepare_cached("DELETE FROM nonces WHERE expires < ?1")
+                .map_err(db_err)?
+                .execute([now])
+                .map_err(db_err)?;
+            Ok(n as u64)
+        })
+        .await
+    }
 }
 
 #[cfg(test)]
@@ -916,6 +982,30 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join("petri.db")).unwrap();
         petri_store::conformance::run_all(Arc::new(store)).await;
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn database_files_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("petri.db");
+        let store = SqliteStore::open(&path).unwrap();
+        store
+            .add_colony(Colony {
+                colonyid: "c".repeat(64),
+                name: "private".into(),
+            })
+            .await
+            .unwrap();
+        let wal = dir.path().join("petri.db-wal");
+        assert!(wal.exists(), "a write creates the WAL file");
+        for file in [&path, &wal] {
+            let mode = std::fs::metadata(file).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{} has mode {mode:o}", file.display());
+        }
+        // With exclusive locking SQLite keeps the WAL index in memory: no -shm file.
+        assert!(!dir.path().join("petri.db-shm").exists());
     }
 
     #[tokio::test]

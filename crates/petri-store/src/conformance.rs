@@ -20,6 +20,48 @@ pub async fn run_all(store: Arc<dyn Store>) {
     workflow_edit(&*store).await;
     logs(&*store).await;
     cascade(&*store).await;
+    nonces(store.clone()).await;
+}
+
+/// A nonce is accepted once until it expires and is purged; of concurrent uses exactly one wins.
+async fn nonces(store: Arc<dyn Store>) {
+    let now = Timestamp::now();
+    let (old, fresh) = (petri_crypto::random_nonce(), petri_crypto::random_nonce());
+    assert!(store.use_nonce(&old, now.plus_secs(-10)).await.unwrap());
+    assert!(store.use_nonce(&fresh, now.plus_secs(60)).await.unwrap());
+    assert!(
+        !store.use_nonce(&old, now.plus_secs(60)).await.unwrap(),
+        "a replayed nonce"
+    );
+    assert!(
+        !store.use_nonce(&fresh, now.plus_secs(60)).await.unwrap(),
+        "a replayed nonce"
+    );
+    // Only the expired one goes.
+    assert_eq!(store.purge_nonces(now).await.unwrap(), 1);
+    assert_eq!(store.purge_nonces(now).await.unwrap(), 0);
+    assert!(
+        !store.use_nonce(&fresh, now.plus_secs(60)).await.unwrap(),
+        "purge kept the live nonce"
+    );
+    assert!(
+        store.use_nonce(&old, now.plus_secs(60)).await.unwrap(),
+        "purge forgot the expired nonce"
+    );
+
+    let contested = petri_crypto::random_nonce();
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let (store, nonce) = (store.clone(), contested.clone());
+            tokio::spawn(async move { store.use_nonce(&nonce, now.plus_secs(60)).await.unwrap() })
+        })
+        .collect();
+    let mut wins = 0;
+    for t in tasks {
+        wins += usize::from(t.await.unwrap());
+    }
+    assert_eq!(wins, 1, "exactly one use of a nonce wins");
+    store.purge_nonces(now.plus_secs(120)).await.unwrap();
 }
 
 fn spec(colony: &str, kind: &str, priority: i64) -> FunctionSpec {

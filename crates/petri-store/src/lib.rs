@@ -230,4 +230,11 @@ pub trait Store: ExtStore + Send + Sync + 'static {
     async fn add_log(&self, log: Log) -> StoreResult<()>;
     /// Reads log lines.
     async fn get_logs(&self, query: &LogQuery) -> StoreResult<Vec<Log>>;
+
+    /// Records that a signed request used `nonce`, keeping it until `expires`. Returns false,
+    /// recording nothing, when the nonce is already recorded: the request is a replay. Atomic,
+    /// so of several servers sharing the store that see one nonce at once exactly one gets true.
+    async fn use_nonce(&self, nonce: &str, expires: Timestamp) -> StoreResult<bool>;
+    /// Forgets the nonces that expired before `now`; returns how many.
+    async fn purge_nonces(&self, now: Timestamp) -> StoreResult<u64>;
 }
