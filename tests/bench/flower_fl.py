@@ -6,7 +6,7 @@
     /work/venv-fl/bin/python tests/bench/flower_fl.py speed --clients 5 --params 100000 --rounds 3
 
 `accuracy`: FedAvg of a numpy logistic regression over the breast-cancer sites with the
-hyperparameters of examples/fl/breast-cancer/plan.toml (5 local epochs of minibatch SGD, batch 16,
+hyperparameters of examples/fl/breast-cancer/plan.toml (10 local epochs of minibatch SGD, batch 16,
 learning rate 0.1, zero initial weights), each site standardised with its own statistics, then
 the held-out accuracy (test rows standardised with the pooled training statistics, as the
 centralised baseline of prepare.py). `speed`: seconds per round with SecAgg+ (every client a
@@ -181,7 +181,7 @@ if __name__ == "__main__":
     a = sub.add_parser("accuracy")
     a.add_argument("--sites", type=pathlib.Path, required=True)
     a.add_argument("--rounds", type=int, default=10)
-    a.add_argument("--epochs", type=int, default=5)
+    a.add_argument("--epochs", type=int, default=10)
     a.add_argument("--lr", type=float, default=0.1)
     a.add_argument("--batch", type=int, default=16)
     s = sub.add_parser("speed")
