@@ -236,7 +236,11 @@ fn fl_local_trains_three_sites_and_bad_plans_are_refused() {
         let mut text = String::from("x1,x2,label\n");
         for k in 0..40 {
             let y = (k + i) % 2;
-            text += &format!("{},{},{y}\n", y as f64 * 4.0 + (k % 7) as f64 * 0.1, 100.0 + (k % 5) as f64);
+            text += &format!(
+                "{},{},{y}\n",
+                y as f64 * 4.0 + (k % 7) as f64 * 0.1,
+                100.0 + (k % 5) as f64
+            );
         }
         std::fs::write(site.join("train.csv"), text).unwrap();
     }

@@ -469,7 +469,13 @@ impl Trainer for SiteTrainer {
 }
 
 /// Runs a user's training command on weight files.
-fn run_command(command: &[String], work: &Path, data: &Path, round: u32, weights: &[f64]) -> Result<Vec<f64>, FlError> {
+pub fn run_command(
+    command: &[String],
+    work: &Path,
+    data: &Path,
+    round: u32,
+    weights: &[f64],
+) -> Result<Vec<f64>, FlError> {
     std::fs::create_dir_all(work).map_err(|e| FlError::Data(format!("{}: {e}", work.display())))?;
     let input = work.join(format!("global-{round}.safetensors"));
     let output = work.join(format!("update-{round}.safetensors"));

@@ -308,3 +308,49 @@ async fn a_federation_runs_as_a_workflow_and_sites_refuse_unpinned_plans() {
     }
     server.stop().await;
 }
+
+/// A user's training command (here a few lines of Python's standard library reading and writing
+/// the safetensors files) trains in place of the built-in trainer.
+#[test]
+fn a_training_command_reads_and_writes_safetensors() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("train.py");
+    std::fs::write(
+        &script,
+        r#"import json, os, struct
+def load(path):
+    data = open(path, "rb").read()
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + n])
+    start, end = header["weights"]["data_offsets"]
+    raw = data[8 + n + start:8 + n + end]
+    return list(struct.unpack("<%dd" % (len(raw) // 8), raw))
+def save(path, values):
+    raw = struct.pack("<%df" % len(values), *values)
+    header = json.dumps({"weights": {"dtype": "F32", "shape": [len(values)], "data_offsets": [0, len(raw)]}}).encode()
+    header += b" " * (-len(header) % 8)
+    open(path, "wb").write(struct.pack("<Q", len(header)) + header + raw)
+w = load(os.environ["PETRI_FL_WEIGHTS_IN"])
+assert os.path.exists(os.environ["PETRI_FL_DATA"])
+save(os.environ["PETRI_FL_WEIGHTS_OUT"], [v + float(os.environ["PETRI_FL_ROUND"]) for v in w])
+"#,
+    )
+    .unwrap();
+    let data = dir.path().join("train.csv");
+    std::fs::write(&data, "a,label\n1,0\n").unwrap();
+    let command = vec!["python3".to_string(), script.display().to_string()];
+    let out =
+        petri_fl::executor::run_command(&command, &dir.path().join("work"), &data, 2, &[0.5, -1.25, 3.0]).unwrap();
+    assert_eq!(out, vec![2.5, 0.75, 5.0]);
+    // A command that fails, or writes the wrong shape, is an error with the reason.
+    let bad = vec![
+        "python3".to_string(),
+        "-c".to_string(),
+        "raise SystemExit(3)".to_string(),
+    ];
+    let e = petri_fl::executor::run_command(&bad, &dir.path().join("work"), &data, 1, &[1.0]).unwrap_err();
+    assert!(e.to_string().contains("exited with"), "{e}");
+    let silent = vec!["python3".to_string(), "-c".to_string(), "pass".to_string()];
+    let e = petri_fl::executor::run_command(&silent, &dir.path().join("work"), &data, 1, &[1.0]).unwrap_err();
+    assert!(e.to_string().contains("update-1.safetensors"), "{e}");
+}
