@@ -5,6 +5,7 @@
 //! rounds = 10
 //! collaborators = ["site-a.example", "site-b.example", "site-c.example"]  # certificate names
 //! min_collaborators = 3           # fewer in a round (after dropouts) fails the round
+//! aggregation = "fedavg"          # updates averaged by the collaborators' row counts
 //! seed = 1                        # initial weights
 //! features = 30                   # feature columns of every collaborator's CSV
 //!
@@ -52,6 +53,9 @@ pub struct Plan {
     /// Fewest collaborators a round may aggregate.
     #[serde(default)]
     pub min_collaborators: Option<usize>,
+    /// How updates are combined.
+    #[serde(default)]
+    pub aggregation: Aggregation,
     /// Seed of the initial weights.
     #[serde(default)]
     pub seed: u64,
@@ -90,6 +94,16 @@ pub struct Training {
     /// How features are standardised.
     #[serde(default)]
     pub standardize: Standardize,
+}
+
+/// How updates are combined into the next global model.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Aggregation {
+    /// Federated averaging weighted by each collaborator's training rows (secure aggregation
+    /// adds `[w, w·x]` and divides).
+    #[default]
+    FedAvg,
 }
 
 /// How collaborators standardise their features before training.

@@ -509,3 +509,24 @@ fn federated_statistics_equal_the_pooled_ones() {
     }
     assert!(federated_mean_std(&avg, 3).is_err());
 }
+
+#[test]
+fn plans_name_their_aggregation_and_refuse_unknown_ones() {
+    let base = "name = 'p'\nrounds = 1\nfeatures = 2\ncollaborators = ['a', 'b']\n[model]\nkind = 'logreg'\n\
+                [training]\nlearning_rate = 0.1\n";
+    let with = |line: &str| base.replacen("rounds = 1\n", &format!("rounds = 1\n{line}\n"), 1);
+    assert_eq!(
+        crate::plan::Plan::parse(&with("aggregation = 'fedavg'"))
+            .unwrap()
+            .aggregation,
+        crate::plan::Aggregation::FedAvg
+    );
+    let e = crate::plan::Plan::parse(&with("aggregation = 'median'"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("unknown variant `median`"), "{e}");
+    let e = crate::plan::Plan::parse(&with("rounds_typo = 3"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("unknown field"), "{e}");
+}
