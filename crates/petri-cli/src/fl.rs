@@ -10,7 +10,7 @@ use clap::{Args, Subcommand};
 use petri_fl::executor::{Aggregator, Collaborator, aggregator_executor, collaborator_executor, plan_hash, workflow};
 use petri_fl::plan::Plan;
 use petri_fl::train::{Dataset, Model};
-use petri_pki::tls::{TlsFiles, TlsMaterial};
+use petri_pki::tls::TlsMaterial;
 use petri_sdk::Env;
 use petri_sdk::model::{WorkflowSpec, state};
 use serde_json::{Value, json};
@@ -82,32 +82,11 @@ pub(crate) enum FlCmd {
     },
 }
 
-#[derive(Args)]
-pub(crate) struct Tls {
-    /// The root CA certificate to trust.
-    #[arg(long, env = "PETRI_TLS_CA")]
-    ca: PathBuf,
-    /// This node's certificate chain.
-    #[arg(long, env = "PETRI_TLS_CERT")]
-    cert: PathBuf,
-    /// This node's private key.
-    #[arg(long, env = "PETRI_TLS_KEY")]
-    key: PathBuf,
-    /// A CRL to honour (repeatable).
-    #[arg(long = "crl")]
-    crl: Vec<PathBuf>,
-}
+/// A node's mutual-TLS files (the same flags as `petri mpc node`).
+type Tls = crate::mpc::TlsArgs;
 
-impl Tls {
-    fn load(&self) -> anyhow::Result<TlsMaterial> {
-        TlsMaterial::load(&TlsFiles {
-            ca: self.ca.clone(),
-            cert: self.cert.clone(),
-            key: self.key.clone(),
-            crls: self.crl.clone(),
-        })
-        .context("cannot load the TLS files")
-    }
+fn load_tls(tls: &Tls) -> anyhow::Result<TlsMaterial> {
+    TlsMaterial::load(&tls.files()).context("cannot load the TLS files")
 }
 
 #[derive(Args)]
@@ -175,7 +154,7 @@ pub(crate) async fn run(cmd: FlCmd, out: &Output) -> anyhow::Result<()> {
     match cmd {
         FlCmd::Aggregator(a) => {
             let env = Env::from_env()?;
-            let tls = a.tls.load()?;
+            let tls = load_tls(&a.tls)?;
             let listener = tokio::net::TcpListener::bind(&a.listen)
                 .await
                 .with_context(|| format!("cannot listen on {}", a.listen))?;
@@ -186,7 +165,7 @@ pub(crate) async fn run(cmd: FlCmd, out: &Output) -> anyhow::Result<()> {
         }
         FlCmd::Collaborator(a) => {
             let env = Env::from_env()?;
-            let tls = a.tls.load()?;
+            let tls = load_tls(&a.tls)?;
             let policy = petri_policy::Policy::load(&a.policy)?;
             let collaborator = Arc::new(Collaborator::new(
                 &a.name,

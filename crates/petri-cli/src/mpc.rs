@@ -58,14 +58,18 @@ pub(crate) struct TlsArgs {
 }
 
 impl TlsArgs {
-    fn load(&self) -> anyhow::Result<NodeTls> {
-        NodeTls::load(&TlsFiles {
+    /// The files, as `petri-pki` takes them.
+    pub(crate) fn files(&self) -> TlsFiles {
+        TlsFiles {
             ca: self.ca.clone(),
             cert: self.cert.clone(),
             key: self.key.clone(),
             crls: self.crl.clone(),
-        })
-        .context("cannot load the TLS files")
+        }
+    }
+
+    fn load(&self) -> anyhow::Result<NodeTls> {
+        NodeTls::load(&self.files()).context("cannot load the TLS files")
     }
 }
 
