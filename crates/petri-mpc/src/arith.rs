@@ -61,6 +61,25 @@ impl<T: Transport> Party<T> {
         self.reshare_arith(z)
     }
 
+    /// A matrix-vector product: each of the `x.len() / y.len()` rows of `x` (row-major) times the
+    /// one vector `y` (one round, one element per row and party). Grouped sums use it with 0/1
+    /// rows, so the vector is not copied once per row.
+    pub fn matvec(&mut self, x: &AShare, y: &AShare) -> Result<AShare> {
+        let len = y.len();
+        if len == 0 || !x.len().is_multiple_of(len) {
+            return Err(MpcError::Invalid(format!(
+                "a matrix of {} elements does not have rows of {len}",
+                x.len()
+            )));
+        }
+        let z: Vec<u64> =
+            x.a.chunks_exact(len)
+                .zip(x.b.chunks_exact(len))
+                .map(|(ra, rb)| (0..len).fold(0u64, |s, k| s.wrapping_add(local_product(ra[k], rb[k], y.a[k], y.b[k]))))
+                .collect();
+        self.reshare_arith(z)
+    }
+
     /// The dot product of two vectors (one round, one element per party).
     pub fn dot(&mut self, x: &AShare, y: &AShare) -> Result<AShare> {
         let len = x.len().max(1);

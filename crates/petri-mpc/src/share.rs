@@ -65,7 +65,8 @@ impl AShare {
         self.a.is_empty()
     }
 
-    pub(crate) fn zeros(n: usize) -> AShare {
+    /// A sharing of `n` zeros (every component zero; no communication).
+    pub fn zeros(n: usize) -> AShare {
         AShare {
             a: vec![0; n],
             b: vec![0; n],

@@ -83,6 +83,18 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 
     #[test]
+    fn matrix_vector_products(rows in 1usize..5, y in prop::collection::vec(edge_u64(), 1..30), seed in any::<u64>()) {
+        let len = y.len();
+        let m: Vec<u64> = (0..rows * len).map(|k| (k as u64).wrapping_mul(seed | 1).rotate_left(7)).collect();
+        let (ms, ys) = (shared(&m), shared(&y));
+        let out = run(|p| p.matvec(&ms[p.id()], &ys[p.id()]));
+        let want: Vec<u64> = (0..rows)
+            .map(|r| (0..len).fold(0u64, |s, k| s.wrapping_add(m[r * len + k].wrapping_mul(y[k]))))
+            .collect();
+        prop_assert_eq!(open(&out), want);
+    }
+
+    #[test]
     fn linear_operations_and_products((x, y) in pairs(edge_u64(), 40), c in edge_u64()) {
         let (xs, ys) = (shared(&x), shared(&y));
         let out = run(|p| {
