@@ -247,6 +247,19 @@ pub async fn accept(
     tls: &TlsMaterial,
     timeout: Duration,
 ) -> Result<(tokio_rustls::server::TlsStream<TcpStream>, SocketAddr), PsiError> {
+    let (stream, from, _) = accept_any(listener, &[peer_name], tls, timeout).await?;
+    Ok((stream, from))
+}
+
+/// Accepts the first connection that completes mutual TLS with a client certificate naming one
+/// of `peer_names`, and says which. Others are refused and logged, as in [`accept`].
+pub async fn accept_any(
+    listener: &TcpListener,
+    peer_names: &[&str],
+    tls: &TlsMaterial,
+    timeout: Duration,
+) -> Result<(tokio_rustls::server::TlsStream<TcpStream>, SocketAddr, String), PsiError> {
+    let peer_name = peer_names.join(" or ");
     let config = tls.server_config(&[ALPN]).map_err(|e| PsiError::Tls(e.to_string()))?;
     let acceptor = tokio_rustls::TlsAcceptor::from(config);
     let deadline = tokio::time::Instant::now() + timeout;
@@ -281,8 +294,11 @@ pub async fn accept(
             .transpose()
             .map_err(|e| PsiError::Tls(e.to_string()))?
             .unwrap_or_default();
-        if names.iter().any(|n| n.eq_ignore_ascii_case(peer_name)) {
-            return Ok((stream, from));
+        if let Some(name) = peer_names
+            .iter()
+            .find(|p| names.iter().any(|n| n.eq_ignore_ascii_case(p)))
+        {
+            return Ok((stream, from, name.to_string()));
         }
         tracing::warn!(%from, ?names, expected = peer_name, "refused a PSI peer with another name");
         last = Some(format!("{from} presented {names:?}, not {peer_name:?}"));

@@ -30,6 +30,7 @@
 
 pub mod compute;
 pub mod local;
+pub mod net;
 pub mod owner;
 pub mod plan;
 pub mod result;

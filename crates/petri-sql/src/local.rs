@@ -222,26 +222,33 @@ fn random_hex(bytes: usize) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-/// One owner's side of the join's PSI: both owners learn the intersection. A random key that
-/// matches nothing is added, so that an owner with no keys still takes part (and an empty join
-/// is an answer, not an error).
+/// One owner's side of the join's PSI: both owners learn the intersection.
 async fn intersect<S>(session: &str, role: Role, keys: &[String], stream: S) -> Result<(HashSet<String>, u64), SqlError>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let mut rows: Vec<(String, Option<u64>)> = keys.iter().map(|k| (k.clone(), None)).collect();
-    rows.push((format!("d:{}", random_hex(16)), None));
-    let input = petri_psi::input::read(&petri_psi::Source::Rows(rows), false).await?;
+    let input = psi_input(keys).await?;
     let params = Params::new(session, Mode::Intersection, role, Reveal::Both);
     let mut channel = petri_psi::Channel::new(stream, TIMEOUT);
     let outcome = petri_psi::run_on(&params, &input, &mut channel).await?;
-    let matched = outcome
-        .matched
-        .ok_or_else(|| SqlError::Protocol("PSI did not reveal the intersection to this owner".into()))?;
-    let set = matched
+    Ok((matched_keys(&input, outcome.matched)?, outcome.bytes_sent))
+}
+
+/// An owner's PSI input: its distinct join keys and a random key that matches nothing, so that
+/// an owner with no keys still takes part (an empty join is an answer, not an error).
+pub(crate) async fn psi_input(keys: &[String]) -> Result<petri_psi::Input, SqlError> {
+    let mut rows: Vec<(String, Option<u64>)> = keys.iter().map(|k| (k.clone(), None)).collect();
+    rows.push((format!("d:{}", random_hex(16)), None));
+    Ok(petri_psi::input::read(&petri_psi::Source::Rows(rows), false).await?)
+}
+
+/// The join keys PSI matched.
+pub(crate) fn matched_keys(input: &petri_psi::Input, matched: Option<Vec<usize>>) -> Result<HashSet<String>, SqlError> {
+    let matched =
+        matched.ok_or_else(|| SqlError::Protocol("PSI did not reveal the intersection to this owner".into()))?;
+    Ok(matched
         .into_iter()
         .filter_map(|i| input.keys.get(i).cloned())
         .filter(|k| !k.starts_with("d:"))
-        .collect();
-    Ok((set, outcome.bytes_sent))
+        .collect())
 }

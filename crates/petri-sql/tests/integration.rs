@@ -126,13 +126,22 @@ fn sort(rows: &mut [Vec<Value>]) {
     });
 }
 
+#[path = "integration/net.rs"]
+mod net;
+
 async fn check(query: &str, tables: &[&Table]) -> local::Report {
     let owned: Vec<Table> = tables.iter().map(|t| (*t).clone()).collect();
     let report = local::run(query, &owned)
         .await
         .unwrap_or_else(|e| panic!("{query}: {e}"));
+    check_against_sqlite(query, tables, &report.result.rows);
+    report
+}
+
+/// Asserts that `rows` equal SQLite's answer to `query` on the plaintext tables.
+fn check_against_sqlite(query: &str, tables: &[&Table], rows: &[Vec<Value>]) {
     let mut want = sqlite_rows(&sqlite_of(tables), query);
-    let mut got = report.result.rows.clone();
+    let mut got = rows.to_vec();
     if !query.contains("ORDER BY") {
         sort(&mut want);
         sort(&mut got);
@@ -143,7 +152,6 @@ async fn check(query: &str, tables: &[&Table]) -> local::Report {
             .zip(&got)
             .all(|(w, g)| w.len() == g.len() && w.iter().zip(g).all(|(p, q)| same(q, p)));
     assert!(equal, "{query}\n sqlite: {want:?}\n  petri: {got:?}");
-    report
 }
 
 const QUERIES: &[&str] = &[
