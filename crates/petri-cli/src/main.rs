@@ -20,6 +20,7 @@ mod pki;
 mod policy_cmds;
 mod psi;
 mod serve;
+mod sql;
 
 use clap::{Parser, Subcommand};
 
@@ -106,6 +107,9 @@ enum Command {
     /// Private set intersection with another organisation: run a party, a `psi` executor, or a benchmark.
     #[command(subcommand)]
     Psi(psi::PsiCmd),
+    /// Secure SQL across two organisations' tables: run a query, explain what each party learns,
+    /// run one party of a job between sites, or measure.
+    Sql(sql::SqlArgs),
 }
 
 fn init_tracing() {
@@ -155,6 +159,7 @@ fn main() {
             Command::Fl(cmd) => fl::run(cmd, &out).await,
             Command::Mpc(cmd) => mpc::run(cmd, &out).await,
             Command::Psi(cmd) => psi::run(cmd, &out).await,
+            Command::Sql(args) => sql::run(args, &out).await,
         }
     });
     if let Err(e) = result {
