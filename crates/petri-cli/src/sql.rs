@@ -10,7 +10,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use petri_pki::tls::TlsMaterial;
-use petri_policy::{Ask, Policy, Request};
+use petri_policy::Policy;
 use petri_sql::net::{self, Endpoint, GateAsk, Job};
 use petri_sql::{ResultSet, SqlError, Table, Value};
 use serde_json::json;
@@ -43,6 +43,9 @@ pub(crate) enum SqlCmd {
     Node(NodeArgs),
     /// Run the analyst of a job: receive the three compute nodes' shares and show the result.
     Analyst(AnalystArgs),
+    /// Run a `sql` executor for one party (owner, compute node or analyst): it answers the `sql`
+    /// processes of workflows as its configuration and policy allow.
+    Executor(Box<ExecutorArgs>),
     /// Measure JOIN + GROUP BY SUM (or GROUP BY SUM on one table) at several sizes, all six
     /// parties in this process over loopback mutual TLS.
     Bench(BenchArgs),
@@ -119,6 +122,45 @@ pub(crate) struct AnalystArgs {
 }
 
 #[derive(Args)]
+pub(crate) struct ExecutorArgs {
+    /// `owner`, `node` or `analyst`.
+    #[arg(long)]
+    role: String,
+    /// This party's certificate name, as jobs name it.
+    #[arg(long = "cert-name")]
+    cert_name: String,
+    /// Where to listen (owners of a job's first table, compute nodes, the analyst).
+    #[arg(long, default_value = "0.0.0.0:7480")]
+    listen: String,
+    /// Owner: the table, a CSV file, `sqlite:FILE#TABLE` or `postgres://...#TABLE`.
+    #[arg(long)]
+    table: Option<String>,
+    /// Owner: the table's name in queries (the dataset in the policy).
+    #[arg(long = "table-name")]
+    table_name: Option<String>,
+    /// Owner: the policy (TOML).
+    #[arg(long)]
+    policy: Option<PathBuf>,
+    /// Compute node: its party id.
+    #[arg(long)]
+    party_id: Option<usize>,
+    /// Compute node: a key id whose workflows it takes (repeat).
+    #[arg(long = "initiator")]
+    initiators: Vec<String>,
+    /// Analyst: where results are written.
+    #[arg(long, default_value = ".")]
+    output_dir: PathBuf,
+    /// Executor name (default: `sql-<role>-<key id prefix>`).
+    #[arg(long, env = "PETRI_EXECUTOR_NAME")]
+    name: Option<String>,
+    /// Executor type processes are matched to.
+    #[arg(long, env = "PETRI_EXECUTOR_TYPE", default_value = "sql")]
+    kind: String,
+    #[command(flatten)]
+    tls: TlsArgs,
+}
+
+#[derive(Args)]
 pub(crate) struct BenchArgs {
     /// Rows per table.
     #[arg(long, value_delimiter = ',', default_value = "10000,100000")]
@@ -145,6 +187,7 @@ pub(crate) async fn run(args: SqlArgs, out: &Output) -> anyhow::Result<()> {
         Some(SqlCmd::Owner(o)) => owner(o, out).await,
         Some(SqlCmd::Node(n)) => node(n, out).await,
         Some(SqlCmd::Analyst(a)) => analyst(a, out).await,
+        Some(SqlCmd::Executor(e)) => executor(*e).await,
         Some(SqlCmd::Bench(b)) => bench(b, out).await,
     }
 }
@@ -241,43 +284,6 @@ fn tls(args: &TlsArgs) -> anyhow::Result<TlsMaterial> {
     TlsMaterial::load(&args.files()).context("cannot load the TLS files")
 }
 
-/// The owner's policy as the gate [`net::run_owner`] asks before anything leaves the site; the
-/// initiator is the analyst the job reveals to.
-pub(crate) fn policy_gate(
-    policy: Arc<Policy>,
-    dataset: String,
-    initiators: Vec<String>,
-    reference: String,
-) -> impl Fn(GateAsk<'_>) -> Result<(), SqlError> + Sync {
-    move |ask| {
-        let recipients;
-        let ask = match ask {
-            GateAsk::Join { peer, keys } => Ask::Intersection {
-                mode: "intersection",
-                peer,
-                rows: keys,
-            },
-            GateAsk::Shares { hash, analyst, rows } => {
-                recipients = vec![analyst.to_string()];
-                Ask::Program {
-                    hash,
-                    recipients: &recipients,
-                    rows,
-                }
-            }
-        };
-        policy
-            .decide(&Request {
-                dataset: &dataset,
-                initiators: &initiators,
-                ask,
-                reference: &reference,
-                session: None,
-            })
-            .map_err(|r| SqlError::Input(format!("refused by the owner's policy: {}", r.0)))
-    }
-}
-
 async fn owner(args: OwnerArgs, out: &Output) -> anyhow::Result<()> {
     let job = load_job(&args.job.job)?;
     let tls = tls(&args.tls)?;
@@ -293,12 +299,10 @@ async fn owner(args: OwnerArgs, out: &Output) -> anyhow::Result<()> {
         }
     }
     let (t, table) = found.context("the table does not have the schema of any table in the job")?;
-    let gate = policy_gate(
-        policy,
-        table.schema.name.clone(),
-        vec![job.analyst.name.clone()],
-        job.session.clone(),
-    );
+    // Standalone, the one asking is the analyst the job reveals to.
+    let initiators = vec![job.analyst.name.clone()];
+    let dataset = table.schema.name.clone();
+    let gate = |ask: GateAsk<'_>| petri_sql::policy_decide(&policy, &dataset, &initiators, &job.session, ask);
     let report = net::run_owner(&job, t, &table, &tls, &gate).await?;
     out.show(&report, || {
         kv(
@@ -360,6 +364,67 @@ async fn analyst(args: AnalystArgs, out: &Output) -> anyhow::Result<()> {
         write_csv(path, &result)?;
     }
     out.show(&result, || show_result(&result))
+}
+
+async fn executor(args: ExecutorArgs) -> anyhow::Result<()> {
+    use petri_sql::executor::{Role, SqlParty, sql_executor};
+    let env = petri_sdk::Env::from_env()?;
+    let (key, owner) = match env.colony_prvkey() {
+        Ok(colony) => (petri_sdk::PrivateKey::generate(), Some(colony)),
+        Err(_) => (
+            env.prvkey().context("set COLONIES_PRVKEY or COLONIES_COLONY_PRVKEY")?,
+            None,
+        ),
+    };
+    let role = match args.role.as_str() {
+        "owner" => {
+            let (Some(source), Some(name), Some(policy)) = (&args.table, &args.table_name, &args.policy) else {
+                bail!("an owner needs --table, --table-name and --policy");
+            };
+            let table = petri_sql::Source::parse(source)?.read(name).await?;
+            Role::Owner {
+                table,
+                policy: Arc::new(Policy::load(policy).context("cannot load the policy")?),
+            }
+        }
+        "node" => {
+            let party = args.party_id.context("a compute node needs --party-id")?;
+            if args.initiators.is_empty() {
+                bail!("a compute node needs --initiator: the key ids whose queries it runs");
+            }
+            Role::Node {
+                party,
+                initiators: args.initiators.clone(),
+            }
+        }
+        "analyst" => Role::Analyst {
+            output_dir: args.output_dir.clone(),
+        },
+        other => bail!("--role {other:?}: use owner, node or analyst"),
+    };
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("sql-{}-{}", args.role, &key.id()[..8]));
+    let party = SqlParty {
+        role,
+        name: args.cert_name.clone(),
+        tls: tls(&args.tls)?,
+        listen: args.listen.clone(),
+    };
+    let runtime = sql_executor(&env, &name, &args.kind, key, party);
+    runtime.register(owner.as_ref()).await?;
+    eprintln!(
+        "sql executor {name} ({}) registered (id {}); waiting for processes, Ctrl-C to stop",
+        args.role,
+        runtime.id()
+    );
+    runtime
+        .run(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
 }
 
 /// CPU seconds this process has used (user + system), from /proc/self/stat on Linux.

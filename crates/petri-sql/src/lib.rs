@@ -29,6 +29,7 @@
 #![warn(missing_docs)]
 
 pub mod compute;
+pub mod executor;
 pub mod local;
 pub mod net;
 pub mod owner;
@@ -62,6 +63,43 @@ pub enum SqlError {
     /// A party sent something that does not fit the protocol.
     #[error("protocol: {0}")]
     Protocol(String),
+}
+
+/// Asks an owner's policy about one step of a query and audits the decision: the join's PSI
+/// (peer, distinct keys) or the shares (the query's hash, the analyst, the rows that take part).
+pub fn policy_decide(
+    policy: &petri_policy::Policy,
+    dataset: &str,
+    initiators: &[String],
+    reference: &str,
+    ask: net::GateAsk<'_>,
+) -> Result<(), SqlError> {
+    use petri_policy::{Ask, Request};
+    let recipients;
+    let ask = match ask {
+        net::GateAsk::Join { peer, keys } => Ask::Intersection {
+            mode: "intersection",
+            peer,
+            rows: keys,
+        },
+        net::GateAsk::Shares { hash, analyst, rows } => {
+            recipients = vec![analyst.to_string()];
+            Ask::Program {
+                hash,
+                recipients: &recipients,
+                rows,
+            }
+        }
+    };
+    policy
+        .decide(&Request {
+            dataset,
+            initiators,
+            ask,
+            reference,
+            session: None,
+        })
+        .map_err(|r| SqlError::Input(format!("refused by the owner's policy: {}", r.0)))
 }
 
 /// What each party learns from running `plan`, beyond the query and the tables' schemas (which

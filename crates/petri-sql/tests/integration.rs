@@ -128,6 +128,8 @@ fn sort(rows: &mut [Vec<Value>]) {
 
 #[path = "integration/net.rs"]
 mod net;
+#[path = "integration/workflow.rs"]
+mod workflow;
 
 async fn check(query: &str, tables: &[&Table]) -> local::Report {
     let owned: Vec<Table> = tables.iter().map(|t| (*t).clone()).collect();

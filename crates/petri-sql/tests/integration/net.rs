@@ -12,14 +12,14 @@ use tokio::net::TcpListener;
 
 use super::{check_against_sqlite, tables};
 
-const ORGS: [&str; 6] = ["owner-a", "owner-b", "node0", "node1", "node2", "analyst"];
+pub(crate) const ORGS: [&str; 6] = ["owner-a", "owner-b", "node0", "node1", "node2", "analyst"];
 
-fn name(org: &str) -> String {
+pub(crate) fn name(org: &str) -> String {
     format!("node.{org}.sql.test")
 }
 
 /// One certificate per party under the root `root`.
-fn pki(dir: &Path, root: &str, orgs: &[&str]) -> Vec<TlsMaterial> {
+pub(crate) fn pki(dir: &Path, root: &str, orgs: &[&str]) -> Vec<TlsMaterial> {
     let pki = Pki::init(&dir.join(root), root, 2).unwrap();
     orgs.iter()
         .map(|org| {
