@@ -424,9 +424,12 @@ fn parse_contribution(hello: &Hello, vectors: Vec<Vec<u64>>) -> Result<SharedCon
 /// The engine's transport over TLS channels to the two other compute nodes. A task per peer
 /// moves frames into a bounded queue (at most 256 messages of 256 KiB waiting), so a peer that
 /// runs ahead is held back by TCP flow control.
+/// Messages from one peer, or why its link failed.
+type Inbox = std_mpsc::Receiver<Result<Vec<u8>, String>>;
+
 struct NetTransport {
     out: Vec<Option<FrameSender>>,
-    inbox: Vec<Option<std_mpsc::Receiver<Result<Vec<u8>, String>>>>,
+    inbox: Vec<Option<Inbox>>,
     timeout: Duration,
 }
 

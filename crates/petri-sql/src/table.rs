@@ -313,13 +313,13 @@ fn read_sqlite(path: &Path, table: &str, name: &str) -> Result<Table, SqlError> 
             return Err(err(format!("more than {MAX_ROWS} rows")));
         }
         let mut cells = Vec::with_capacity(width);
-        for c in 0..width {
+        for (c, column) in header.iter().enumerate() {
             cells.push(match row.get_ref(c).map_err(|e| err(e.to_string()))? {
                 ValueRef::Null => Value::Null,
                 ValueRef::Integer(i) => Value::Int(i),
                 ValueRef::Real(r) => Value::Real(r),
                 ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
-                ValueRef::Blob(_) => return Err(err(format!("column {} holds a BLOB", header[c]))),
+                ValueRef::Blob(_) => return Err(err(format!("column {column} holds a BLOB"))),
             });
         }
         rows.push(cells);
