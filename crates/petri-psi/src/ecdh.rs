@@ -304,8 +304,49 @@ mod tests {
 
     #[test]
     fn garbage_points_are_refused() {
+        for backend in [Backend::Dalek, Backend::Ifma] {
+            let a = Secret::random();
+            assert!(remask_on(backend, &a, &[0xffu8; 32], TAG_BYTES).is_err());
+            assert!(remask_on(backend, &a, &[0u8; 31], TAG_BYTES).is_err());
+        }
+    }
+
+    /// The IFMA backend gives dalek's bytes for every batch size (whole groups of eight, tails,
+    /// several rayon batches) and refuses a bad point in any position. Runs only where the CPU has
+    /// IFMA; elsewhere both calls take the dalek path.
+    #[test]
+    fn backends_agree() {
+        if !Backend::Ifma.is_available() {
+            eprintln!("no AVX-512 IFMA on this CPU: nothing to compare");
+            return;
+        }
         let a = Secret::random();
-        assert!(remask(&a, &[0xffu8; 32], TAG_BYTES).is_err());
-        assert!(remask(&a, &[0u8; 31], TAG_BYTES).is_err());
+        for n in [0, 1, 7, 8, 9, 15, 16, 17, BATCH - 1, BATCH + 3] {
+            let keys: Vec<String> = (0..n).map(|i| format!("key-{i}")).collect();
+            let dalek = mask_keys_on(Backend::Dalek, &a, b"session", &keys);
+            assert_eq!(
+                mask_keys_on(Backend::Ifma, &a, b"session", &keys),
+                dalek,
+                "mask_keys, {n} keys"
+            );
+            let points = dalek.concat();
+            for width in [TAG_BYTES, POINT_BYTES] {
+                let want = remask_on(Backend::Dalek, &a, &points, width).unwrap();
+                assert_eq!(
+                    remask_on(Backend::Ifma, &a, &points, width).unwrap(),
+                    want,
+                    "remask, {n} points"
+                );
+            }
+            for bad in [0, n / 2, n.saturating_sub(1)].into_iter().filter(|_| n > 0) {
+                let mut points = points.clone();
+                points[bad * POINT_BYTES] ^= 1; // flips the sign: no longer an encoding
+                assert!(remask_on(Backend::Dalek, &a, &points, TAG_BYTES).is_err());
+                assert!(
+                    remask_on(Backend::Ifma, &a, &points, TAG_BYTES).is_err(),
+                    "bad point {bad} of {n}"
+                );
+            }
+        }
     }
 }
