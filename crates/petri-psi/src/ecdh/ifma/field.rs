@@ -247,7 +247,7 @@ impl F8 {
 
     /// The canonical little-endian encodings.
     #[target_feature(enable = "avx512f,avx512ifma")]
-    pub(super) fn to_bytes(&self) -> [[u8; 32]; LANES] {
+    pub(super) fn as_bytes(&self) -> [[u8; 32]; LANES] {
         let c = self.canonical();
         let mut l = [[0u64; LANES]; 5];
         for (l, v) in l.iter_mut().zip(c.0) {

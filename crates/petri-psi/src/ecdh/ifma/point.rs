@@ -48,7 +48,7 @@ impl Completed {
     /// To extended coordinates (four products).
     #[inline]
     #[target_feature(enable = "avx512f,avx512ifma")]
-    pub(super) fn to_ext(&self) -> Ext {
+    pub(super) fn as_extended(&self) -> Ext {
         Ext {
             x: self.x.mul(&self.t),
             y: self.y.mul(&self.z),
@@ -60,7 +60,7 @@ impl Completed {
     /// To projective coordinates (three products).
     #[inline]
     #[target_feature(enable = "avx512f,avx512ifma")]
-    fn to_proj(&self) -> Proj {
+    fn as_projective(&self) -> Proj {
         Proj {
             x: self.x.mul(&self.t),
             y: self.y.mul(&self.z),
@@ -144,7 +144,7 @@ impl Ext {
     /// As an addend (one product).
     #[inline]
     #[target_feature(enable = "avx512f,avx512ifma")]
-    fn to_niels(&self) -> Niels {
+    fn as_niels(&self) -> Niels {
         Niels {
             y_plus_x: self.y.add(&self.x),
             y_minus_x: self.y.sub(&self.x),
@@ -174,7 +174,7 @@ impl Ext {
     #[inline]
     #[target_feature(enable = "avx512f,avx512ifma")]
     pub(super) fn add(&self, other: &Ext) -> Ext {
-        self.add_niels(&other.to_niels()).to_ext()
+        self.add_niels(&other.as_niels()).as_extended()
     }
 
     /// `a·self` for the scalar whose signed radix-16 digits are `digits` (least significant
@@ -186,22 +186,22 @@ impl Ext {
     /// and memory accesses does not depend on the digits.
     #[target_feature(enable = "avx512f,avx512ifma")]
     pub(super) fn mul_shared(&self, digits: &[i8; 64]) -> Ext {
-        let base = self.to_niels();
+        let base = self.as_niels();
         let mut table = [base; 8];
         let mut multiple = *self;
         for entry in table.iter_mut().skip(1) {
-            multiple = multiple.add_niels(&base).to_ext();
-            *entry = multiple.to_niels();
+            multiple = multiple.add_niels(&base).as_extended();
+            *entry = multiple.as_niels();
         }
         let mut acc = Ext::identity().add_niels(&pick(&table, digits[63]));
         for &digit in digits[..63].iter().rev() {
-            let mut p = acc.to_proj().double().to_proj();
-            p = p.double().to_proj();
-            p = p.double().to_proj();
-            let e = p.double().to_ext();
+            let mut p = acc.as_projective().double().as_projective();
+            p = p.double().as_projective();
+            p = p.double().as_projective();
+            let e = p.double().as_extended();
             acc = e.add_niels(&pick(&table, digit));
         }
-        acc.to_ext()
+        acc.as_extended()
     }
 }
 

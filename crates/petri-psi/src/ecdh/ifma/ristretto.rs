@@ -26,7 +26,7 @@ pub(super) fn remask8(digits: &[i8; 64], points: &[[u8; 32]; LANES]) -> ([[u8; 3
 pub(super) fn decode(bytes: &[[u8; 32]; LANES]) -> (Ext, Mask) {
     let s = F8::from_bytes(bytes);
     // The encoding must be canonical (below p, top bit clear) and s non-negative.
-    let again = s.to_bytes();
+    let again = s.as_bytes();
     let mut canonical: Mask = 0;
     for (i, (a, b)) in again.iter().zip(bytes).enumerate() {
         canonical |= u8::from(a == b) << i;
@@ -73,7 +73,7 @@ pub(super) fn encode(p: &Ext) -> [[u8; 32]; LANES] {
     y = y.negate_if(x.mul(&z_inv).is_negative());
     let mut s = den_inv.mul(&z.sub(&y));
     s = s.negate_if(s.is_negative());
-    s.to_bytes()
+    s.as_bytes()
 }
 
 /// RFC 9496 §4.3.4: two Elligator maps of the halves of 64 uniform bytes, added.
@@ -111,5 +111,5 @@ pub(super) fn elligator(r0: &F8) -> Ext {
         y: one.sub(&s_sq),
         t: one.add(&s_sq),
     }
-    .to_ext()
+    .as_extended()
 }

@@ -64,15 +64,15 @@ fn field_ops(a: &[[u8; 32]; LANES], b: &[[u8; 32]; LANES], small: u64) -> FieldO
     let (x, y) = (F8::from_bytes(a), F8::from_bytes(b));
     let (ok, r) = F8::sqrt_ratio_i(&x, &y);
     FieldOut {
-        add: x.add(&y).to_bytes(),
-        sub: x.sub(&y).to_bytes(),
-        neg: x.neg().to_bytes(),
-        mul: x.mul(&y).to_bytes(),
-        square: x.square().to_bytes(),
-        mul_small: x.mul_small(small).to_bytes(),
-        pow2k: x.pow2k(100).to_bytes(),
-        invert: x.invert().to_bytes(),
-        ratio: (ok, r.to_bytes()),
+        add: x.add(&y).as_bytes(),
+        sub: x.sub(&y).as_bytes(),
+        neg: x.neg().as_bytes(),
+        mul: x.mul(&y).as_bytes(),
+        square: x.square().as_bytes(),
+        mul_small: x.mul_small(small).as_bytes(),
+        pow2k: x.pow2k(100).as_bytes(),
+        invert: x.invert().as_bytes(),
+        ratio: (ok, r.as_bytes()),
         is_negative: x.is_negative(),
         is_zero: x.is_zero(),
     }
