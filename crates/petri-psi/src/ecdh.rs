@@ -228,18 +228,23 @@ fn mask_keys_ifma<K: AsRef<[u8]> + Sync>(
     session: &[u8],
     keys: &[K],
 ) -> Vec<[u8; POINT_BYTES]> {
-    let digits = ifma::Digits::new(&(secret.half + secret.half));
+    let half = ifma::Digits::new(&secret.half);
     let mut out = vec![[0u8; POINT_BYTES]; keys.len()];
     out.par_chunks_mut(BATCH)
         .zip(keys.par_chunks(BATCH))
         .for_each(|(out, keys)| {
-            for (out, keys) in out.chunks_mut(ifma::LANES).zip(keys.chunks(ifma::LANES)) {
-                let mut uniform = [[0u8; 64]; ifma::LANES];
-                for (u, k) in uniform.iter_mut().zip(keys) {
-                    *u = uniform_bytes(session, k.as_ref());
-                }
-                let masked = v.mask8(&digits, &uniform);
-                out.copy_from_slice(&masked[..out.len()]);
+            let groups: Vec<[[u8; 64]; ifma::LANES]> = keys
+                .chunks(ifma::LANES)
+                .map(|keys| {
+                    let mut uniform = [[0u8; 64]; ifma::LANES];
+                    for (u, k) in uniform.iter_mut().zip(keys) {
+                        *u = uniform_bytes(session, k.as_ref());
+                    }
+                    uniform
+                })
+                .collect();
+            for (o, m) in out.iter_mut().zip(v.mask(&half, &groups).iter().flatten()) {
+                *o = *m;
             }
         });
     out
@@ -249,29 +254,33 @@ fn mask_keys_ifma<K: AsRef<[u8]> + Sync>(
 /// encoding (32 zero bytes) and are dropped.
 #[cfg(target_arch = "x86_64")]
 fn remask_ifma(v: ifma::Ifma, secret: &Secret, points: &[u8], width: usize) -> Result<Vec<u8>, PsiError> {
-    let digits = ifma::Digits::new(&(secret.half + secret.half));
+    let half = ifma::Digits::new(&secret.half);
     let n = points.len() / POINT_BYTES;
     let mut out = vec![0u8; n * width];
     out.par_chunks_mut(BATCH * width)
         .zip(points.par_chunks(BATCH * POINT_BYTES))
         .try_for_each(|(out, points)| {
-            for (out, points) in out
-                .chunks_mut(ifma::LANES * width)
-                .zip(points.chunks(ifma::LANES * POINT_BYTES))
-            {
-                let mut lanes = [[0u8; POINT_BYTES]; ifma::LANES];
-                for (l, p) in lanes.iter_mut().zip(points.chunks_exact(POINT_BYTES)) {
-                    l.copy_from_slice(p);
-                }
-                let (masked, ok) = v.remask8(&digits, &lanes);
-                let used = points.len() / POINT_BYTES;
-                let all = u8::MAX >> (ifma::LANES - used);
+            let groups: Vec<[[u8; POINT_BYTES]; ifma::LANES]> = points
+                .chunks(ifma::LANES * POINT_BYTES)
+                .map(|points| {
+                    let mut lanes = [[0u8; POINT_BYTES]; ifma::LANES];
+                    for (l, p) in lanes.iter_mut().zip(points.chunks_exact(POINT_BYTES)) {
+                        l.copy_from_slice(p);
+                    }
+                    lanes
+                })
+                .collect();
+            let (masked, valid) = v.remask(&half, &groups);
+            let used = points.len() / POINT_BYTES;
+            for (g, ok) in valid.iter().enumerate() {
+                let lanes = (used - g * ifma::LANES).min(ifma::LANES);
+                let all = u8::MAX >> (ifma::LANES - lanes);
                 if ok & all != all {
                     return Err(not_a_point());
                 }
-                for (o, m) in out.chunks_exact_mut(width).zip(&masked) {
-                    o.copy_from_slice(&m[..width]);
-                }
+            }
+            for (o, m) in out.chunks_exact_mut(width).zip(masked.iter().flatten()) {
+                o.copy_from_slice(&m[..width]);
             }
             Ok(())
         })?;

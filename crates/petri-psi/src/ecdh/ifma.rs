@@ -48,18 +48,19 @@ impl Ifma {
         available().then_some(Ifma(()))
     }
 
-    /// `a·H` for eight hashes, each 64 uniform bytes mapped to the group as RFC 9496 §4.3.4
-    /// does, compressed (RFC 9496 §4.3.2).
-    pub(super) fn mask8(&self, a: &Digits, uniform: &[[u8; 64]; LANES]) -> [[u8; 32]; LANES] {
+    /// `a·H` for groups of eight hashes, each 64 uniform bytes mapped to the group as RFC 9496
+    /// §4.3.4 does, encoded (RFC 9496 §4.3.2); `half` holds the digits of a/2.
+    pub(super) fn mask(&self, half: &Digits, uniform: &[[[u8; 64]; LANES]]) -> Vec<[[u8; 32]; LANES]> {
         // SAFETY: `Ifma` values exist only after `available()` confirmed AVX-512F and IFMA.
-        unsafe { ristretto::mask8(&a.0, uniform) }
+        unsafe { ristretto::mask(&half.0, uniform) }
     }
 
-    /// `a·P` for eight compressed points, compressed; the second value has bit i set when lane i
-    /// decoded (RFC 9496 §4.3.1). The output of a lane that did not decode is meaningless.
-    pub(super) fn remask8(&self, a: &Digits, points: &[[u8; 32]; LANES]) -> ([[u8; 32]; LANES], u8) {
-        // SAFETY: as in `mask8`.
-        unsafe { ristretto::remask8(&a.0, points) }
+    /// `a·P` for groups of eight encoded points, encoded, and for each group a mask with bit i
+    /// set when lane i decoded (RFC 9496 §4.3.1); `half` holds the digits of a/2. The output of
+    /// a lane that did not decode is meaningless.
+    pub(super) fn remask(&self, half: &Digits, points: &[[[u8; 32]; LANES]]) -> (Vec<[[u8; 32]; LANES]>, Vec<u8>) {
+        // SAFETY: as in `mask`.
+        unsafe { ristretto::remask(&half.0, points) }
     }
 }
 

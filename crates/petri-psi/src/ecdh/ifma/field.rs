@@ -453,7 +453,6 @@ impl F8 {
     }
 
     /// `self^(p − 2)`: the inverse, and 0 for 0.
-    #[allow(dead_code)] // ristretto needs only inverse square roots; tested with the rest
     #[target_feature(enable = "avx512f,avx512ifma")]
     pub(super) fn invert(&self) -> F8 {
         let (t19, t3) = self.pow22501();

@@ -7,17 +7,99 @@ use super::LANES;
 use super::field::{D, D_MINUS_ONE_SQ, F8, INVSQRT_A_MINUS_D, Mask, ONE_MINUS_D_SQ, SQRT_AD_MINUS_ONE, SQRT_M1};
 use super::point::{Completed, Ext};
 
-/// `a·H(u)` for eight 64-byte uniform strings, encoded.
+/// `2·(a/2)·H(u)` for groups of eight 64-byte uniform strings, encoded; `half` holds the digits
+/// of a/2.
 #[target_feature(enable = "avx512f,avx512ifma")]
-pub(super) fn mask8(digits: &[i8; 64], uniform: &[[u8; 64]; LANES]) -> [[u8; 32]; LANES] {
-    encode(&from_uniform_bytes(uniform).mul_shared(digits))
+pub(super) fn mask(half: &[i8; 64], uniform: &[[[u8; 64]; LANES]]) -> Vec<[[u8; 32]; LANES]> {
+    let mut points = Vec::with_capacity(uniform.len());
+    for u in uniform {
+        points.push(from_uniform_bytes(u).mul_shared(half));
+    }
+    double_and_encode(&points)
 }
 
-/// `a·P` for eight encodings, encoded, and the lanes that decoded.
+/// `2·(a/2)·P` for groups of eight encodings, encoded, and for each group the lanes that decoded.
 #[target_feature(enable = "avx512f,avx512ifma")]
-pub(super) fn remask8(digits: &[i8; 64], points: &[[u8; 32]; LANES]) -> ([[u8; 32]; LANES], Mask) {
-    let (p, ok) = decode(points);
-    (encode(&p.mul_shared(digits)), ok)
+pub(super) fn remask(half: &[i8; 64], encodings: &[[[u8; 32]; LANES]]) -> (Vec<[[u8; 32]; LANES]>, Vec<Mask>) {
+    let mut points = Vec::with_capacity(encodings.len());
+    let mut valid = Vec::with_capacity(encodings.len());
+    for e in encodings {
+        let (p, ok) = decode(e);
+        points.push(p.mul_shared(half));
+        valid.push(ok);
+    }
+    (double_and_encode(&points), valid)
+}
+
+/// What [`double_and_encode`] keeps of a point P to encode 2P (curve25519-dalek's
+/// `BatchCompressState`).
+struct Doubling {
+    e: F8,
+    f: F8,
+    g: F8,
+    h: F8,
+    eg: F8,
+    fh: F8,
+}
+
+/// ENCODE(2P) for every P: curve25519-dalek's `double_and_compress_batch`, whose formulas for the
+/// doubled point need an inverse instead of an inverse square root, with one inversion for the
+/// whole slice (Montgomery's trick, lane by lane; a lane whose product is 0, the identity, keeps
+/// 0 and encodes as 0).
+#[target_feature(enable = "avx512f,avx512ifma")]
+pub(super) fn double_and_encode(points: &[Ext]) -> Vec<[[u8; 32]; LANES]> {
+    let d = F8::constant(D);
+    let mut states = Vec::with_capacity(points.len());
+    for p in points {
+        let xx = p.x.square();
+        let yy = p.y.square();
+        let zz = p.z.square();
+        let dtt = p.t.square().mul(&d);
+        let e = p.x.mul(&p.y.add(&p.y));
+        let f = zz.add(&dtt);
+        let g = yy.add(&xx);
+        let h = zz.sub(&dtt);
+        let eg = e.mul(&g);
+        let fh = f.mul(&h);
+        states.push(Doubling { e, f, g, h, eg, fh });
+    }
+    // Prefix products of eg·fh, skipping zeros lane by lane; then one inversion and back.
+    let mut prefix = Vec::with_capacity(states.len());
+    let mut products = Vec::with_capacity(states.len());
+    let mut acc = F8::one();
+    for st in &states {
+        let x = st.eg.mul(&st.fh);
+        prefix.push(acc);
+        acc = acc.select(&acc.mul(&x), !x.is_zero());
+        products.push(x);
+    }
+    acc = acc.invert();
+    let mut invs = vec![F8::zero(); states.len()];
+    for i in (0..states.len()).rev() {
+        let x = products[i];
+        let nonzero = !x.is_zero();
+        invs[i] = x.select(&acc.mul(&prefix[i]), nonzero);
+        acc = acc.select(&acc.mul(&x), nonzero);
+    }
+    let sqrt_m1 = F8::constant(SQRT_M1);
+    let mut out = Vec::with_capacity(states.len());
+    for (st, inv) in states.iter().zip(&invs) {
+        let z_inv = st.eg.mul(inv);
+        let t_inv = st.fh.mul(inv);
+        let negcheck1 = st.eg.mul(&z_inv).is_negative();
+        let minus_e = st.e.neg();
+        let f_sqrt_a = st.f.mul(&sqrt_m1);
+        let e = st.e.select(&st.g, negcheck1);
+        let mut g = st.g.select(&minus_e, negcheck1);
+        let h = st.h.select(&f_sqrt_a, negcheck1);
+        let magic = F8::constant(INVSQRT_A_MINUS_D).select(&sqrt_m1, negcheck1);
+        let negcheck2 = h.mul(&e).mul(&z_inv).is_negative();
+        g = g.negate_if(negcheck2);
+        let mut s = h.sub(&g).mul(&magic.mul(&g.mul(&t_inv)));
+        s = s.negate_if(s.is_negative());
+        out.push(s.as_bytes());
+    }
+    out
 }
 
 /// RFC 9496 §4.3.1 DECODE: the points, and the lanes whose bytes are a valid encoding (the
@@ -50,7 +132,9 @@ pub(super) fn decode(bytes: &[[u8; 32]; LANES]) -> (Ext, Mask) {
     (Ext { x, y, z: one, t }, valid)
 }
 
-/// RFC 9496 §4.3.2 ENCODE.
+/// RFC 9496 §4.3.2 ENCODE, one inverse square root per point ([`double_and_encode`] is what the
+/// protocol uses; the tests check both).
+#[cfg_attr(not(test), allow(dead_code))]
 #[target_feature(enable = "avx512f,avx512ifma")]
 pub(super) fn encode(p: &Ext) -> [[u8; 32]; LANES] {
     let sqrt_m1 = F8::constant(SQRT_M1);

@@ -426,21 +426,62 @@ fn from_uniform_bytes_matches_rfc_vectors_and_dalek() {
     }
 }
 
+/// `mask` and `remask` (three groups of eight, so the batch inversion spans groups) against
+/// dalek's `a·P`, compressed.
 fn check_scalar_mult(v: Ifma, a: Scalar, seed: u64) {
-    let digits = Digits::new(&a);
+    let half = Digits::new(&(a * Scalar::from(2u8).invert()));
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let uniform: [[u8; 64]; LANES] = std::array::from_fn(|_| {
-        let mut u = [0u8; 64];
-        rng.fill(&mut u[..]);
-        u
-    });
-    let points = uniform.map(|u| RistrettoPoint::from_uniform_bytes(&u));
-    let want = points.map(|p| (a * p).compress().to_bytes());
-    assert_eq!(v.mask8(&digits, &uniform), want, "mask8 with {a:?}");
-    let encoded = points.map(|p| p.compress().to_bytes());
-    let (got, ok) = v.remask8(&digits, &encoded);
-    assert_eq!(ok, 0xff);
-    assert_eq!(got, want, "remask8 with {a:?}");
+    let uniform: Vec<[[u8; 64]; LANES]> = (0..3)
+        .map(|_| {
+            std::array::from_fn(|_| {
+                let mut u = [0u8; 64];
+                rng.fill(&mut u[..]);
+                u
+            })
+        })
+        .collect();
+    let points: Vec<[RistrettoPoint; LANES]> = uniform
+        .iter()
+        .map(|g| g.map(|u| RistrettoPoint::from_uniform_bytes(&u)))
+        .collect();
+    let want: Vec<[[u8; 32]; LANES]> = points
+        .iter()
+        .map(|g| g.map(|p| (a * p).compress().to_bytes()))
+        .collect();
+    assert_eq!(v.mask(&half, &uniform), want, "mask with {a:?}");
+    let encoded: Vec<[[u8; 32]; LANES]> = points.iter().map(|g| g.map(|p| p.compress().to_bytes())).collect();
+    let (got, ok) = v.remask(&half, &encoded);
+    assert_eq!(ok, vec![0xff; 3]);
+    assert_eq!(got, want, "remask with {a:?}");
+}
+
+#[target_feature(enable = "avx512f,avx512ifma")]
+fn mul_and_encode(digits: &[i8; 64], points: &[[u8; 32]; LANES]) -> [[u8; 32]; LANES] {
+    ristretto::encode(&ristretto::decode(points).0.mul_shared(digits))
+}
+
+/// The plain RFC encoding after a multiplication by the whole scalar gives the same bytes as
+/// dalek (the protocol multiplies by a/2 and doubles while encoding).
+#[test]
+fn scalar_mult_then_plain_encode() {
+    if ifma().is_none() {
+        return;
+    }
+    let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+    for _ in 0..4 {
+        let a = Scalar::from_bytes_mod_order(rng.random());
+        let points: [RistrettoPoint; LANES] = std::array::from_fn(|_| {
+            RistrettoPoint::from_uniform_bytes(&{
+                let mut u = [0u8; 64];
+                rng.fill(&mut u[..]);
+                u
+            })
+        });
+        let want = points.map(|p| (a * p).compress().to_bytes());
+        // SAFETY: `ifma()` checked the CPU features.
+        let got = unsafe { mul_and_encode(&Digits::new(&a).0, &points.map(|p| p.compress().to_bytes())) };
+        assert_eq!(got, want);
+    }
 }
 
 #[test]
