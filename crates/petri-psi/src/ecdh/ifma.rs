@@ -6,8 +6,10 @@
 //! ([`field`]), so a field multiplication costs the same instructions as one scalar
 //! multiplication but yields eight. On top of it sit Edwards points and a scalar multiplication in
 //! which all eight lanes share one scalar, the party's session secret ([`point`]), and ristretto255
-//! decoding, encoding and hashing from uniform bytes (RFC 9496, [`ristretto`]). Everything is
-//! compared against curve25519-dalek in the tests; the bytes that leave are identical.
+//! decoding, encoding and hashing from uniform bytes (RFC 9496, [`ristretto`]). As on the dalek
+//! path, the points are multiplied by a/2 and encoded doubled, which needs one inversion per batch
+//! instead of one inverse square root per point. Everything is compared against curve25519-dalek
+//! in the tests; the bytes that leave are identical.
 //!
 //! This module is the crate's only `unsafe` code: [`Ifma`] exists only after the CPU was found to
 //! have AVX-512F and IFMA, and its methods call the `#[target_feature]` functions of the
