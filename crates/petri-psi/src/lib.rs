@@ -4,7 +4,9 @@
 //! other the keys outside the intersection:
 //!
 //! - [`ecdh`]: ECDH-PSI on ristretto255 (hash to the group, mask with a fresh secret scalar,
-//!   re-mask the peer's points, compare), batched and parallel (rayon);
+//!   re-mask the peer's points, compare), batched and parallel (rayon); eight points at a time
+//!   with AVX-512 IFMA where the CPU has it (the crate's only `unsafe` code), curve25519-dalek
+//!   elsewhere, with the same bytes on the wire;
 //! - [`protocol`]: the session, in three modes: the intersection (revealed to the receiver or to
 //!   both), its cardinality only, and intersection-sum (Google's private join and compute: the
 //!   payload owner's values travel under its own Paillier key, the other party sums the matched
@@ -19,7 +21,8 @@
 //!
 //! Security is against semi-honest parties, as every privacy workflow of petri.
 
-#![forbid(unsafe_code)]
+// `unsafe` is denied everywhere but in `ecdh/ifma.rs`, whose AVX-512 IFMA intrinsics need it.
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod ecdh;
