@@ -41,11 +41,11 @@ use rand::{Rng, RngCore};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
+use crate::PsiError;
 use crate::input::Input;
 use crate::ot::{self, OtSender};
 use crate::protocol::{self, ABORT, Mode, Outcome, Params, Reveal, Role};
 use crate::transport::{Channel, MAX_FRAME};
-use crate::PsiError;
 use oprf::{Code, ExtReceiver, ExtSender, Row, WIDTH, WORDS};
 
 /// The protocol's name in the hello.
@@ -107,7 +107,10 @@ pub(crate) async fn session(params: &Params, input: &Input, channel: &mut Channe
         )));
     }
     if params.chunk == 0 || block_rows(params.chunk) * WIDTH / 8 > MAX_FRAME / 2 {
-        return Err(PsiError::Request(format!("a chunk of {} rows is out of range", params.chunk)));
+        return Err(PsiError::Request(format!(
+            "a chunk of {} rows is out of range",
+            params.chunk
+        )));
     }
     let peer = protocol::hello(params, channel, n, None).await?;
     if peer.size > MAX_SET {
@@ -240,9 +243,7 @@ async fn receiver(
         return Err(PsiError::Protocol("the base-OT reply has the wrong length".into()));
     }
     let (points, code_key) = reply.split_at(WIDTH * ot::POINT_BYTES);
-    let code_key: [u8; 16] = code_key
-        .try_into()
-        .map_err(|_| PsiError::Protocol("code key".into()))?;
+    let code_key: [u8; 16] = code_key.try_into().map_err(|_| PsiError::Protocol("code key".into()))?;
     let session = params.session.clone();
     let points = points.to_vec();
     let seeds = blocking(move || base.seeds(session.as_bytes(), &points)).await?;
@@ -360,11 +361,7 @@ async fn sender(
         let mut entries: Entries = locations
             .iter()
             .enumerate()
-            .flat_map(|(item, bins)| {
-                bins.iter()
-                    .enumerate()
-                    .map(move |(j, &b)| (b, item as u32, j as u8))
-            })
+            .flat_map(|(item, bins)| bins.iter().enumerate().map(move |(j, &b)| (b, item as u32, j as u8)))
             .collect();
         entries.par_sort_unstable_by_key(|e| e.0);
         Ok((reply, seeds, entries))
@@ -394,8 +391,13 @@ async fn sender(
         if u.is_empty() || !u.len().is_multiple_of(WIDTH / 8 * 128) || r0 + rows > m {
             return Err(PsiError::Protocol("the peer sent malformed or too many columns".into()));
         }
-        let (ext, entries, position, code, d) =
-            (ext.clone(), entries.clone(), position.clone(), code.clone(), digests.clone());
+        let (ext, entries, position, code, d) = (
+            ext.clone(),
+            entries.clone(),
+            position.clone(),
+            code.clone(),
+            digests.clone(),
+        );
         values = blocking(move || {
             let q = ext.block(r0, &u);
             let lo = entries.partition_point(|e| (e.0 as usize) < r0);
@@ -413,8 +415,8 @@ async fn sender(
                     let bins: Vec<u32> = here.iter().map(|e| e.0).collect();
                     for (row, e) in rows.iter_mut().zip(here) {
                         let qi = &q[e.0 as usize - r0];
-                        for k in 0..WORDS {
-                            row[k] = qi[k] ^ (row[k] & s[k]);
+                        for ((r, q), s) in row.iter_mut().zip(qi).zip(s) {
+                            *r = q ^ (*r & s);
                         }
                     }
                     oprf::hash_rows(&bins, &rows, out);
@@ -442,7 +444,11 @@ async fn sender(
                 if hits.len() + payload.len() / 4 > order.len() {
                     return Err(PsiError::Protocol("the peer returned too many matches".into()));
                 }
-                hits.extend(payload.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])));
+                hits.extend(
+                    payload
+                        .chunks_exact(4)
+                        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+                );
             }
             DONE if payload.len() == 8 => {
                 let mut c = [0u8; 8];

@@ -94,7 +94,9 @@ impl OtSender {
     /// Both seeds of every OT, from the receiver's `B_j` (concatenated).
     pub fn seeds(&self, session: &[u8], reply: &[u8]) -> Result<Zeroizing<Vec<(Seed, Seed)>>, PsiError> {
         if !reply.len().is_multiple_of(POINT_BYTES) {
-            return Err(PsiError::Protocol("the base-OT reply is not a whole number of points".into()));
+            return Err(PsiError::Protocol(
+                "the base-OT reply is not a whole number of points".into(),
+            ));
         }
         let a_a = self.a * decompress(&self.big_a)?;
         let seeds = reply

@@ -150,7 +150,9 @@ impl std::str::FromStr for Protocol {
         match s {
             "ecdh" => Ok(Protocol::Ecdh),
             "kkrt" => Ok(Protocol::Kkrt),
-            other => Err(PsiError::Request(format!("unknown protocol {other:?}: use ecdh or kkrt"))),
+            other => Err(PsiError::Request(format!(
+                "unknown protocol {other:?}: use ecdh or kkrt"
+            ))),
         }
     }
 }

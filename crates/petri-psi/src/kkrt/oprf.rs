@@ -122,8 +122,8 @@ pub(crate) fn hash_rows(bins: &[u32], rows: &[Row], out: &mut [u8]) {
             {
                 let mut h = [0u8; 16];
                 for (x, y) in x.iter().zip(y) {
-                    for k in 0..16 {
-                        h[k] ^= x[k] ^ y[k];
+                    for ((h, x), y) in h.iter_mut().zip(x.iter()).zip(y.iter()) {
+                        *h ^= x ^ y;
                     }
                 }
                 o.copy_from_slice(&h[..width]);
