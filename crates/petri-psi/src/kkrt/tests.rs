@@ -26,9 +26,9 @@ fn transpose64_matches_the_definition() {
     let a: [u64; 64] = random_words(64).try_into().unwrap();
     let mut b = a;
     transpose64(&mut b);
-    for i in 0..64 {
-        for t in 0..64 {
-            assert_eq!(bit(&[b[i]], t), bit(&[a[t]], i));
+    for (i, bi) in b.iter().enumerate() {
+        for (t, at) in a.iter().enumerate() {
+            assert_eq!(bit(&[*bi], t), bit(&[*at], i));
         }
     }
     transpose64(&mut b);
@@ -123,7 +123,7 @@ fn cuckoo_places_every_key_once_in_one_of_its_bins() {
     for n in [1usize, 100, 5000, 20000] {
         let digests: Vec<[u8; 16]> = (0..n).map(|_| rand::rng().random()).collect();
         let m = cuckoo::bins(n);
-        assert!(m % 128 == 0 && m as f64 >= 1.27 * n as f64);
+        assert!(m.is_multiple_of(128) && m as f64 >= 1.27 * n as f64);
         let locations = cuckoo::locate([1; 16], m, &digests);
         let table = cuckoo::cuckoo(&locations, m).unwrap();
         let mut seen = vec![false; n];
