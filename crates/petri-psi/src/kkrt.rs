@@ -7,11 +7,11 @@
 //! 1. Hello, as in [`crate::protocol`] (the protocol name is [`PROTOCOL`]: parties running
 //!    different protocols stop with a mismatch). Both hash their keys to 128-bit digests under
 //!    the session id.
-//! 2. The receiver places its digests in `m ≈ 1.27·n` bins by cuckoo hashing ([`cuckoo`]:
+//! 2. The receiver places its digests in `m ≈ 1.27·n` bins by cuckoo hashing (`kkrt/cuckoo.rs`:
 //!    failure probability and what a retry reveals) and sends a base-OT message with the
 //!    hashing seed. The sender answers the 512 base OTs ([`crate::ot`], roles reversed as in
 //!    IKNP), choosing with random bits `s`, and sends the code key.
-//! 3. The receiver streams the OT-extension columns ([`oprf`]) in frames of `chunk` rows; per
+//! 3. The receiver streams the OT-extension columns (`kkrt/oprf.rs`) in frames of `chunk` rows; per
 //!    frame, the sender derives its rows and evaluates the OPRF of each of its keys in each of
 //!    its three bins (simple hashing) that the frame covers.
 //! 4. The sender sends its `3·n_s` OPRF values in a random order, each truncated to
