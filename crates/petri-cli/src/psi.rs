@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use petri_crypto::PrivateKey;
 use petri_pki::tls::{TlsFiles, TlsMaterial};
-use petri_psi::{Link, Mode, Params, Reveal, Role, Source};
+use petri_psi::{Link, Mode, Params, Protocol, Reveal, Role, Source};
 use petri_sdk::Env;
 use serde_json::json;
 
@@ -108,6 +108,10 @@ pub(crate) struct RunArgs {
     /// `intersection`, `cardinality` or `sum`.
     #[arg(long, env = "PETRI_PSI_MODE", default_value = "intersection")]
     mode: String,
+    /// `ecdh` (every mode) or `kkrt` (OT extension: intersection and cardinality, far less CPU
+    /// for large sets, more bytes); both parties must give the same.
+    #[arg(long, env = "PETRI_PSI_PROTOCOL", default_value = "ecdh")]
+    protocol: String,
     /// Who learns the intersection or cardinality: `receiver` or `both`.
     #[arg(long, env = "PETRI_PSI_REVEAL", default_value = "receiver")]
     reveal: String,
@@ -134,7 +138,7 @@ pub(crate) struct RunArgs {
     /// Seconds to wait for the peer at any step.
     #[arg(long, env = "PETRI_PSI_TIMEOUT", default_value_t = 60)]
     timeout: u64,
-    /// Points a frame.
+    /// Points (ecdh) or OPRF rows and values (kkrt) a frame.
     #[arg(long, env = "PETRI_PSI_CHUNK", default_value_t = 16384)]
     chunk: usize,
     /// Paillier key size of the payload owner (sum), and the smallest the other side accepts.
@@ -182,6 +186,9 @@ pub(crate) struct BenchArgs {
     /// `intersection`, `cardinality` or `sum`.
     #[arg(long, default_value = "intersection")]
     mode: String,
+    /// `ecdh` or `kkrt`.
+    #[arg(long, default_value = "ecdh")]
+    protocol: String,
     /// Keep the working folder (PKI, inputs, outputs) here instead of a temporary one.
     #[arg(long)]
     dir: Option<PathBuf>,
@@ -211,6 +218,10 @@ async fn run_party(args: RunArgs) -> anyhow::Result<()> {
     let role: Role = args.role.parse()?;
     let mode: Mode = args.mode.parse()?;
     let reveal: Reveal = args.reveal.parse()?;
+    let protocol: Protocol = args.protocol.parse()?;
+    if protocol == Protocol::Kkrt && mode == Mode::Sum {
+        bail!("--mode sum runs on --protocol ecdh only");
+    }
     let (link, default_name) = match (&args.peer, &args.listen) {
         (Some(peer), None) => {
             let host = peer.rsplit_once(':').map_or(peer.as_str(), |(h, _)| h);
@@ -238,6 +249,7 @@ async fn run_party(args: RunArgs) -> anyhow::Result<()> {
         );
     }
     let mut params = Params::new(&args.session, mode, role, reveal);
+    params.protocol = protocol;
     params.chunk = args.chunk;
     params.paillier_bits = args.paillier_bits;
     let start = Instant::now();
@@ -274,6 +286,7 @@ async fn run_party(args: RunArgs) -> anyhow::Result<()> {
     }
     if args.stats {
         let summary = json!({
+            "protocol": protocol.as_str(),
             "role": role,
             "mode": mode.as_str(),
             "own": outcome.own,
@@ -382,6 +395,10 @@ fn write_set(path: &std::path::Path, n: usize, offset: usize, payload: bool) -> 
 
 async fn bench(args: BenchArgs, out: &Output) -> anyhow::Result<()> {
     let mode: Mode = args.mode.parse()?;
+    let protocol: Protocol = args.protocol.parse()?;
+    if protocol == Protocol::Kkrt && mode == Mode::Sum {
+        bail!("--mode sum runs on --protocol ecdh only");
+    }
     let tmp = tempfile::tempdir()?;
     let dir = args.dir.clone().unwrap_or_else(|| tmp.path().to_path_buf());
     std::fs::create_dir_all(&dir)?;
@@ -407,6 +424,8 @@ async fn bench(args: BenchArgs, out: &Output) -> anyhow::Result<()> {
                 role,
                 "--mode",
                 mode.as_str(),
+                "--protocol",
+                protocol.as_str(),
                 "--session",
             ])
             .arg(format!("bench-{n}"))
@@ -430,6 +449,10 @@ async fn bench(args: BenchArgs, out: &Output) -> anyhow::Result<()> {
             cmd.spawn()
         };
         let addr = format!("127.0.0.1:{port}");
+        // The 1-minute load average when the run starts: the machine may be shared.
+        let load = std::fs::read_to_string("/proc/loadavg")
+            .ok()
+            .and_then(|l| l.split_whitespace().next().and_then(|v| v.parse::<f64>().ok()));
         let start = Instant::now();
         let receiver = spawn("receiver", "a", ["--listen", &addr], &ra, "node.b.psi.test")?;
         let sender = spawn("sender", "b", ["--peer", &addr], &sb, "node.a.psi.test")?;
@@ -452,6 +475,7 @@ async fn bench(args: BenchArgs, out: &Output) -> anyhow::Result<()> {
         let bytes = f(&r, "bytes_sent") + f(&s, "bytes_sent");
         let row = json!({
             "n": n,
+            "protocol": protocol.as_str(),
             "mode": mode.as_str(),
             "wall_seconds": wall,
             "session_seconds": f(&r, "seconds").max(f(&s, "seconds")),
@@ -461,10 +485,12 @@ async fn bench(args: BenchArgs, out: &Output) -> anyhow::Result<()> {
             "bytes_total": bytes,
             "bytes_per_element": bytes / n as f64,
             "cardinality": r["cardinality"].clone(),
+            "load_average": load,
         });
         if !out.json {
             outln!(
-                "n={n} wall {:.2}s cpu receiver {:.2}s sender {:.2}s ({:.1} µs/element/party) {:.1} B/element, |∩|={}",
+                "{} n={n} wall {:.2}s cpu receiver {:.2}s sender {:.2}s ({:.1} µs/element/party) {:.1} B/element, |∩|={}",
+                protocol.as_str(),
                 wall,
                 f(&r, "cpu_seconds"),
                 f(&s, "cpu_seconds"),

@@ -9,6 +9,7 @@
 //! | `session` | the session id (both processes alike; default: the workflow id) |
 //! | `role` | `receiver` or `sender` |
 //! | `mode` | `intersection`, `cardinality` or `sum` |
+//! | `protocol` | `ecdh` (default) or `kkrt` (intersection and cardinality; both processes alike) |
 //! | `reveal` | `receiver` (default) or `both` |
 //! | `dataset` | the dataset name in the owner's policy (default `default`) |
 //! | `peer` | the peer organisation's certificate name |
@@ -31,7 +32,7 @@ use petri_sdk::model::Process;
 use petri_sdk::{Env, PrivateKey};
 use serde_json::{Value, json};
 
-use crate::{Link, Mode, Params, PsiError, Reveal, Role, Source};
+use crate::{Link, Mode, Params, Protocol, PsiError, Reveal, Role, Source};
 
 /// The function name `psi` processes ask for.
 pub const FUNCTION: &str = "psi";
@@ -101,8 +102,16 @@ impl PsiRequest {
         let role: Role = need("role")?.parse()?;
         let mode: Mode = need("mode")?.parse()?;
         let reveal: Reveal = kwarg(process, "reveal")?.unwrap_or("receiver").parse()?;
+        let protocol: Protocol = kwarg(process, "protocol")?.unwrap_or("ecdh").parse()?;
+        if protocol == Protocol::Kkrt && mode == Mode::Sum {
+            return Err(PsiError::Request(
+                "mode sum runs on protocol ecdh only, not kkrt".into(),
+            ));
+        }
+        let mut params = Params::new(&session, mode, role, reveal);
+        params.protocol = protocol;
         Ok(PsiRequest {
-            params: Params::new(&session, mode, role, reveal),
+            params,
             dataset: kwarg(process, "dataset")?.unwrap_or("default").to_string(),
             peer: need("peer")?.to_string(),
             connect: kwarg(process, "connect")?.map(str::to_owned),
@@ -160,6 +169,7 @@ impl PsiOwner {
             .map_err(|e| PsiError::Input(format!("{}: {e}", path.display())))?;
         }
         let mut report = json!({
+            "protocol": req.params.protocol.as_str(),
             "mode": req.params.mode.as_str(),
             "role": req.params.role,
             "own_size": outcome.own,

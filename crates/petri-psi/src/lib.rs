@@ -7,6 +7,9 @@
 //!   re-mask the peer's points, compare), batched and parallel (rayon); eight points at a time
 //!   with AVX-512 IFMA where the CPU has it (the crate's only `unsafe` code), curve25519-dalek
 //!   elsewhere, with the same bytes on the wire;
+//! - [`kkrt`]: KKRT16 PSI (OT extension with a 512-bit pseudorandom code, cuckoo hashing, base
+//!   OTs from [`ot`]), for intersection and cardinality; far less CPU than ECDH for large sets,
+//!   chosen per session with [`Protocol`];
 //! - [`protocol`]: the session, in three modes: the intersection (revealed to the receiver or to
 //!   both), its cardinality only, and intersection-sum (Google's private join and compute: the
 //!   payload owner's values travel under its own Paillier key, the other party sums the matched
@@ -28,13 +31,15 @@
 pub mod ecdh;
 pub mod executor;
 pub mod input;
+pub mod kkrt;
+pub mod ot;
 pub mod protocol;
 pub mod transport;
 
 use std::time::Duration;
 
 pub use input::{Input, Source};
-pub use protocol::{Mode, Outcome, Params, Reveal, Role};
+pub use protocol::{Mode, Outcome, Params, Protocol, Reveal, Role};
 pub use transport::Channel;
 
 /// Errors of a PSI party.

@@ -15,6 +15,10 @@
 //!    adds an encryption of zero (re-randomising) and returns it with the count; the sender decrypts.
 //!
 //! Errors after the hello are sent to the peer as an abort frame, so both sides stop with a reason.
+//!
+//! This is the ECDH protocol ([`Protocol::Ecdh`], the default). With [`Protocol::Kkrt`] the same
+//! hello opens a [`crate::kkrt`] session instead; the hello names the protocol, so parties that
+//! chose different ones stop with a mismatch.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -30,12 +34,12 @@ use crate::ecdh::{self, POINT_BYTES, Secret, TAG_BYTES};
 use crate::input::Input;
 use crate::transport::Channel;
 
-const HELLO: u8 = 1;
+pub(crate) const HELLO: u8 = 1;
 const POINTS: u8 = 2;
 const CIPHERTEXTS: u8 = 3;
 const RETURN: u8 = 4;
 const SUM: u8 = 5;
-const ABORT: u8 = 9;
+pub(crate) const ABORT: u8 = 9;
 
 /// Protocol version in the hello.
 pub const VERSION: u32 = 1;
@@ -128,9 +132,54 @@ impl std::str::FromStr for Reveal {
     }
 }
 
+/// Which PSI protocol a session runs; both parties must choose the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// ECDH on ristretto255 ([`crate::ecdh`]): every mode, about 80 bytes per element.
+    #[default]
+    Ecdh,
+    /// KKRT16 OT-extension PSI ([`crate::kkrt`]): intersection and cardinality, much less CPU,
+    /// about 110 bytes per element.
+    Kkrt,
+}
+
+impl std::str::FromStr for Protocol {
+    type Err = PsiError;
+    fn from_str(s: &str) -> Result<Protocol, PsiError> {
+        match s {
+            "ecdh" => Ok(Protocol::Ecdh),
+            "kkrt" => Ok(Protocol::Kkrt),
+            other => Err(PsiError::Request(format!(
+                "unknown protocol {other:?}: use ecdh or kkrt"
+            ))),
+        }
+    }
+}
+
+impl Protocol {
+    /// The protocol's short name (`ecdh`, `kkrt`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Ecdh => "ecdh",
+            Protocol::Kkrt => "kkrt",
+        }
+    }
+
+    /// The name in the hello.
+    fn wire(self) -> &'static str {
+        match self {
+            Protocol::Ecdh => PROTOCOL,
+            Protocol::Kkrt => crate::kkrt::PROTOCOL,
+        }
+    }
+}
+
 /// A session's parameters (both parties must agree on all but the role).
 #[derive(Debug, Clone)]
 pub struct Params {
+    /// The protocol.
+    pub protocol: Protocol,
     /// The session id: both parties' hashes depend on it.
     pub session: String,
     /// What is computed.
@@ -149,6 +198,7 @@ impl Params {
     /// Parameters with the defaults: 16 384 points a frame, 2048-bit Paillier keys.
     pub fn new(session: &str, mode: Mode, role: Role, reveal: Reveal) -> Params {
         Params {
+            protocol: Protocol::Ecdh,
             session: session.to_string(),
             mode,
             role,
@@ -182,14 +232,14 @@ pub struct Outcome {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct Hello {
+pub(crate) struct Hello {
     version: u32,
     protocol: String,
     session: String,
     mode: Mode,
     reveal: Reveal,
     role: Role,
-    size: usize,
+    pub(crate) size: usize,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     paillier_n: Option<String>,
 }
@@ -234,7 +284,10 @@ fn plan(mode: Mode, role: Role, reveal: Reveal) -> Plan {
 
 /// Runs one session over `channel`. On error after the hello the peer is told why.
 pub async fn run(params: &Params, input: &Input, channel: &mut Channel) -> Result<Outcome, PsiError> {
-    let result = session(params, input, channel).await;
+    let result = match params.protocol {
+        Protocol::Ecdh => session(params, input, channel).await,
+        Protocol::Kkrt => crate::kkrt::session(params, input, channel).await,
+    };
     if let Err(e) = &result
         && !matches!(e, PsiError::Aborted(_))
     {
@@ -272,19 +325,8 @@ async fn session(params: &Params, input: &Input, channel: &mut Channel) -> Resul
     } else {
         None
     };
-    let hello = Hello {
-        version: VERSION,
-        protocol: PROTOCOL.into(),
-        session: params.session.clone(),
-        mode: params.mode,
-        reveal: params.reveal,
-        role: params.role,
-        size: input.keys.len(),
-        paillier_n: keypair.as_ref().map(|k| k.public.n().to_str_radix(16)),
-    };
-    let text = serde_json::to_vec(&hello).map_err(|e| PsiError::Protocol(e.to_string()))?;
-    channel.send(HELLO, &text)?;
-    let peer = expect_hello(params, channel).await?;
+    let paillier_n = keypair.as_ref().map(|k| k.public.n().to_str_radix(16));
+    let peer = hello(params, channel, input.keys.len(), paillier_n).await?;
     let peer_pk = match (&peer.paillier_n, params.mode, params.role) {
         (Some(n), Mode::Sum, Role::Receiver) => {
             let n = BigUint::parse_bytes(n.as_bytes(), 16)
@@ -470,6 +512,28 @@ async fn session(params: &Params, input: &Input, channel: &mut Channel) -> Resul
     Ok(outcome)
 }
 
+/// Sends our hello (with our set size) and checks the peer's against our parameters.
+pub(crate) async fn hello(
+    params: &Params,
+    channel: &mut Channel,
+    size: usize,
+    paillier_n: Option<String>,
+) -> Result<Hello, PsiError> {
+    let hello = Hello {
+        version: VERSION,
+        protocol: params.protocol.wire().into(),
+        session: params.session.clone(),
+        mode: params.mode,
+        reveal: params.reveal,
+        role: params.role,
+        size,
+        paillier_n,
+    };
+    let text = serde_json::to_vec(&hello).map_err(|e| PsiError::Protocol(e.to_string()))?;
+    channel.send(HELLO, &text)?;
+    expect_hello(params, channel).await
+}
+
 async fn expect_hello(params: &Params, channel: &mut Channel) -> Result<Hello, PsiError> {
     let (tag, payload) = channel.recv().await?;
     if tag == ABORT {
@@ -485,10 +549,11 @@ async fn expect_hello(params: &Params, channel: &mut Channel) -> Result<Hello, P
             "{what}: ours is {ours}, the peer's is {theirs}"
         )))
     };
-    if peer.version != VERSION || peer.protocol != PROTOCOL {
+    let ours = params.protocol.wire();
+    if peer.version != VERSION || peer.protocol != ours {
         return mismatch(
             "protocol",
-            format!("{PROTOCOL} v{VERSION}"),
+            format!("{ours} v{VERSION}"),
             format!("{} v{}", peer.protocol, peer.version),
         );
     }

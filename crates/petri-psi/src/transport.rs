@@ -84,12 +84,19 @@ impl Channel {
         let sent = Arc::new(AtomicU64::new(0));
         let counter = sent.clone();
         let writer = tokio::spawn(async move {
-            while let Some(frame) = rx.recv().await {
-                write.write_all(&frame).await?;
-                counter.fetch_add(frame.len() as u64, Ordering::Relaxed);
+            let result = async {
+                while let Some(frame) = rx.recv().await {
+                    write.write_all(&frame).await?;
+                    counter.fetch_add(frame.len() as u64, Ordering::Relaxed);
+                }
+                write.flush().await?;
+                write.shutdown().await
             }
-            write.flush().await?;
-            write.shutdown().await
+            .await;
+            if let Err(e) = &result {
+                tracing::warn!(error = %e, "writing to the PSI peer failed");
+            }
+            result
         });
         Channel {
             tx: Some(FrameSender(tx)),
@@ -126,6 +133,13 @@ impl Channel {
 
     /// Receives one frame, waiting at most the channel's timeout.
     pub async fn recv(&mut self) -> Result<(u8, Vec<u8>), PsiError> {
+        // The writer stops on its own only when a write failed: what we queued will not arrive,
+        // so waiting for the peer's answer would only run into the timeout.
+        if self.tx.is_some() && self.writer.is_finished() {
+            return Err(PsiError::Transport(
+                "writing to the peer failed; frames were lost".into(),
+            ));
+        }
         let limit = self.timeout;
         let silent = || {
             PsiError::Timeout(format!(

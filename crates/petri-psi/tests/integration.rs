@@ -11,7 +11,7 @@ use petri_e2e::{TestServer, unique, within, workflow};
 use petri_pki::tls::{TlsFiles, TlsMaterial};
 use petri_pki::{NodeRequest, OrgRequest, Pki, parse_cidr};
 use petri_psi::executor::{PsiOwner, psi_executor};
-use petri_psi::{Link, Mode, Params, Reveal, Role, Source};
+use petri_psi::{Link, Mode, Params, Protocol, Reveal, Role, Source};
 use petri_sdk::{Client, Env, PrivateKey};
 use serde_json::{Value, json};
 
@@ -90,6 +90,28 @@ async fn intersection_over_mutual_tls() {
     rb.unwrap();
     let matched: Vec<&String> = ra.matched.unwrap().iter().map(|&i| &ia.keys[i]).collect();
     assert_eq!(matched, ids(40..60).iter().collect::<Vec<_>>());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kkrt_intersection_to_both_over_mutual_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = pki(dir.path(), "root");
+    let addr = free_addr();
+    let (listen, dial) = (Link::Listen(addr.clone()), Link::Dial(addr.clone()));
+    let (ia, ib) = (input(&ids(0..3000)).await, input(&ids(2000..6000)).await);
+    let mut pa = Params::new("tls-kkrt", Mode::Intersection, Role::Receiver, Reveal::Both);
+    let mut pb = Params::new("tls-kkrt", Mode::Intersection, Role::Sender, Reveal::Both);
+    pa.protocol = Protocol::Kkrt;
+    pb.protocol = Protocol::Kkrt;
+    let (ra, rb) = tokio::join!(
+        petri_psi::run_tls(&pa, &ia, &listen, "node.b.psi.test", &a, T),
+        petri_psi::run_tls(&pb, &ib, &dial, "node.a.psi.test", &b, T),
+    );
+    let (ra, rb) = (ra.unwrap(), rb.unwrap());
+    let matched: Vec<&String> = ra.matched.unwrap().iter().map(|&i| &ia.keys[i]).collect();
+    assert_eq!(matched, ids(2000..3000).iter().collect::<Vec<_>>());
+    let matched: Vec<&String> = rb.matched.unwrap().iter().map(|&i| &ib.keys[i]).collect();
+    assert_eq!(matched, ids(2000..3000).iter().collect::<Vec<_>>());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -288,24 +310,26 @@ async fn psi_as_a_workflow_keeps_keys_off_the_broker() {
         }
         s
     };
-    let run = |session: &str, mode: &str| {
+    let run_on = |session: &str, mode: &str, protocol: &str| {
         workflow(
             &colony.name,
             vec![
                 spec(
                     &kind_a,
                     "a:psi",
-                    json!({"session": session, "role": "receiver", "mode": mode, "dataset": "customers", "peer": "node.b.psi.test"}),
+                    json!({"session": session, "role": "receiver", "mode": mode, "dataset": "customers",
+                           "peer": "node.b.psi.test", "protocol": protocol}),
                 ),
                 spec(
                     &kind_b,
                     "b:psi",
                     json!({"session": session, "role": "sender", "mode": mode, "dataset": "customers",
-                           "peer": "node.a.psi.test", "connect": listen_a}),
+                           "peer": "node.a.psi.test", "connect": listen_a, "protocol": protocol}),
                 ),
             ],
         )
     };
+    let run = |session: &str, mode: &str| run_on(session, mode, "ecdh");
     let graph = client.submit_workflow(run("wf-1", "intersection"), key).await.unwrap();
     let mut seen = Vec::new();
     for id in &graph.processids {
@@ -331,6 +355,21 @@ async fn psi_as_a_workflow_keeps_keys_off_the_broker() {
         "the sender learns nothing"
     );
 
+    // The same with KKRT.
+    let graph = client
+        .submit_workflow(run_on("wf-3", "intersection", "kkrt"), key)
+        .await
+        .unwrap();
+    for id in &graph.processids {
+        let p = finished(&client, id, key).await;
+        assert_eq!(p.state, state::SUCCESS, "{}: {:?}", p.spec.nodename, p.errors);
+        let report: Value = serde_json::from_str(p.output[0].as_str().unwrap()).unwrap();
+        assert_eq!(report["protocol"], "kkrt");
+        seen.push(p);
+    }
+    let written = std::fs::read_to_string(dir.path().join("out-a/wf-3.receiver.csv")).unwrap();
+    assert_eq!(written, format!("id,other\n{expected}"));
+
     // Cardinality is not in bank b's policy: b refuses and audits, a fails for want of a peer.
     let graph = client.submit_workflow(run("wf-2", "cardinality"), key).await.unwrap();
     for id in &graph.processids {
@@ -342,7 +381,7 @@ async fn psi_as_a_workflow_keeps_keys_off_the_broker() {
         seen.push(p);
     }
     let log_b = std::fs::read_to_string(dir.path().join("b.audit.jsonl")).unwrap();
-    assert_eq!(log_b.matches("\"decision\":\"released\"").count(), 1);
+    assert_eq!(log_b.matches("\"decision\":\"released\"").count(), 2);
     assert_eq!(log_b.matches("\"decision\":\"refused\"").count(), 1);
     petri_policy::verify_log(&dir.path().join("b.audit.jsonl")).unwrap();
 
