@@ -171,6 +171,9 @@ pub(crate) struct BenchArgs {
     /// One table, no join: `SELECT g, SUM(x) FROM b GROUP BY g`.
     #[arg(long)]
     no_join: bool,
+    /// The join's PSI protocol: ecdh or kkrt.
+    #[arg(long, default_value = "kkrt")]
+    psi: String,
 }
 
 pub(crate) async fn run(args: SqlArgs, out: &Output) -> anyhow::Result<()> {
@@ -551,6 +554,7 @@ async fn bench(args: BenchArgs, out: &Output) -> anyhow::Result<()> {
                 addr: addr(&listeners[3])?,
             },
             timeout_secs: Some(1800),
+            psi_protocol: Some(args.psi.clone()),
         });
         let cpu0 = cpu_seconds();
         let start = Instant::now();

@@ -59,6 +59,9 @@ pub struct Job {
     /// Seconds any party waits for another (default 600).
     #[serde(default)]
     pub timeout_secs: Option<u64>,
+    /// The join's PSI protocol: `ecdh` (default) or `kkrt` (less CPU for large tables).
+    #[serde(default)]
+    pub psi_protocol: Option<String>,
 }
 
 impl Job {
@@ -294,7 +297,8 @@ pub async fn run_owner(
                 (Role::Sender, Link::Dial(peer.addr.clone()))
             };
             let input = crate::local::psi_input(&mine).await?;
-            let params = Params::new(&job.session, Mode::Intersection, role, Reveal::Both);
+            let mut params = Params::new(&job.session, Mode::Intersection, role, Reveal::Both);
+            params.protocol = job.psi_protocol.as_deref().unwrap_or("ecdh").parse()?;
             let outcome = petri_psi::run_tls(&params, &input, &link, &peer.name, tls, timeout).await?;
             bytes_sent += outcome.bytes_sent;
             let matched = crate::local::matched_keys(&input, outcome.matched)?;

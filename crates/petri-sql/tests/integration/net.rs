@@ -99,6 +99,7 @@ async fn run(query: &str, tables: [&Table; 2], tls: Vec<TlsMaterial>, gate_b: Ga
             addr: analyst.1.clone(),
         },
         timeout_secs: Some(10),
+        psi_protocol: None,
     });
     let tls: Vec<Arc<TlsMaterial>> = tls.into_iter().map(Arc::new).collect();
     let mut node_tasks = Vec::new();

@@ -68,6 +68,7 @@ async fn a_query_runs_as_a_workflow_and_the_broker_sees_no_value() {
             addr: addrs[5].clone(),
         },
         timeout_secs: Some(30),
+        psi_protocol: Some("kkrt".into()),
     };
     let hash = job.query_hash().unwrap();
     let policy = |t: usize, table: &Table| {
