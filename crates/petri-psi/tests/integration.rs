@@ -396,3 +396,46 @@ async fn psi_as_a_workflow_keeps_keys_off_the_broker() {
     }
     server.stop().await;
 }
+
+/// The PostgreSQL key source: runs whenever `PETRI_TEST_DATABASE_URL` is set (CI sets it), and
+/// fails if that database cannot be reached.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_keys_and_payloads_are_read_normalised_and_merged() {
+    use sqlx::Connection as _;
+    let Ok(url) = std::env::var("PETRI_TEST_DATABASE_URL") else {
+        eprintln!("PETRI_TEST_DATABASE_URL is not set: the PostgreSQL source is not tested here");
+        return;
+    };
+    let table = format!("petri_psi_keys_{}", std::process::id());
+    let mut conn = sqlx::PgConnection::connect(&url)
+        .await
+        .expect("PETRI_TEST_DATABASE_URL is set but the database cannot be reached");
+    for q in [
+        format!("DROP TABLE IF EXISTS {table}"),
+        format!("CREATE TABLE {table} (id TEXT, amount BIGINT)"),
+        format!("INSERT INTO {table} VALUES (' ann ', 5), ('bob', 7), ('ann', 1), ('zoe\u{301}', 2)"),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(q)).execute(&mut conn).await.unwrap();
+    }
+    let source = Source::Postgres {
+        url: url.clone(),
+        query: format!("SELECT id, amount FROM {table}"),
+    };
+    let read = petri_psi::input::read(&source, true).await;
+    let bad = petri_psi::input::read(
+        &Source::Postgres {
+            url,
+            query: format!("SELECT nope FROM {table}"),
+        },
+        false,
+    )
+    .await;
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP TABLE {table}")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let input = read.unwrap();
+    assert_eq!(input.keys, vec!["ann".to_string(), "bob".into(), "zo\u{e9}".into()]);
+    assert_eq!(input.payloads, Some(vec![6, 7, 2]));
+    assert!(bad.unwrap_err().to_string().contains("query failed"));
+}
