@@ -368,7 +368,7 @@ fn compute_nodes_see_no_value_in_clear() {
     .unwrap();
     let plan = petri_sql::plan(
         "SELECT g, SUM(x), MIN(x), COUNT(*) FROM t WHERE x > 824633720832 GROUP BY g",
-        &[t.schema.clone()],
+        std::slice::from_ref(&t.schema),
     )
     .unwrap();
     let c = owner::contribute(&plan, 0, &t, &Alignment::all(&t)).unwrap();
@@ -379,7 +379,7 @@ fn compute_nodes_see_no_value_in_clear() {
         .zip(&logs)
         .map(|(t, log)| petri_mpc::transport::Recording::new(t, log.clone()))
         .collect();
-    let (outputs, _) = local::compute_with(&plan, &[shares.clone()], transports).unwrap();
+    let (outputs, _) = local::compute_with(&plan, std::slice::from_ref(&shares), transports).unwrap();
     let result = petri_sql::result::reveal(&plan, [&outputs[0], &outputs[1], &outputs[2]]).unwrap();
     assert_eq!(result.rows.len(), 3);
     for (i, share) in shares.iter().enumerate() {
