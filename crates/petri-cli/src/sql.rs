@@ -66,6 +66,9 @@ pub(crate) struct RunArgs {
     /// Also say what each party learned.
     #[arg(long)]
     explain: bool,
+    /// The join's PSI protocol: kkrt or ecdh.
+    #[arg(long, default_value = "kkrt")]
+    psi: petri_psi::Protocol,
 }
 
 #[derive(Args)]
@@ -244,7 +247,7 @@ fn show_explain(what: &[(String, Vec<String>)]) {
 async fn run_local(args: RunArgs, out: &Output) -> anyhow::Result<()> {
     let query = args.query.context("give the query with --query")?;
     let tables = read_tables(&args.tables).await?;
-    let report = petri_sql::local::run(&query, &tables).await?;
+    let report = petri_sql::local::run_with(&query, &tables, args.psi).await?;
     let plan = petri_sql::plan(&query, &tables.iter().map(|t| t.schema.clone()).collect::<Vec<_>>())?;
     let learns = petri_sql::explain(&plan);
     out.show(
@@ -506,7 +509,13 @@ fn bench_tables(n: usize, groups: usize) -> anyhow::Result<(Table, Table)> {
     Ok((a, b))
 }
 
+/// A party's task's result, its panic or cancellation as an error.
+async fn joined<T>(task: tokio::task::JoinHandle<Result<T, SqlError>>) -> anyhow::Result<T> {
+    Ok(task.await??)
+}
+
 async fn bench(args: BenchArgs, out: &Output) -> anyhow::Result<()> {
+    crate::init_tracing();
     let dir = tempfile::tempdir()?;
     let tls: Vec<Arc<TlsMaterial>> = bench_pki(dir.path())?.into_iter().map(Arc::new).collect();
     let name = |i: usize| format!("node.{}.sql.test", PARTIES[i]);
@@ -577,21 +586,17 @@ async fn bench(args: BenchArgs, out: &Output) -> anyhow::Result<()> {
                 net::run_owner(&job, t, &table, &tls, &allow).await
             }));
         }
-        let mut psi_intersection = None;
-        let mut owner_bytes = 0;
-        for o in owners {
-            let r = o.await??;
-            psi_intersection = r.intersection;
-            owner_bytes += r.bytes_sent;
-        }
-        let mut node_bytes = 0;
-        let mut rounds = 0;
-        for nd in nodes {
-            let r = nd.await??;
-            node_bytes += r.bytes_sent;
-            rounds = rounds.max(r.rounds);
-        }
-        let result = analyst.await??;
+        // Stop at the first party that fails, whichever it is: the others would wait for it
+        // until their timeouts.
+        let (owner_reports, node_reports, result) = tokio::try_join!(
+            futures_util::future::try_join_all(owners.into_iter().map(joined)),
+            futures_util::future::try_join_all(nodes.into_iter().map(joined)),
+            joined(analyst),
+        )?;
+        let psi_intersection = owner_reports.iter().find_map(|r| r.intersection);
+        let owner_bytes: u64 = owner_reports.iter().map(|r| r.bytes_sent).sum();
+        let node_bytes: u64 = node_reports.iter().map(|r| r.bytes_sent).sum();
+        let rounds = node_reports.iter().map(|r| r.rounds).max().unwrap_or(0);
         let wall = start.elapsed().as_secs_f64();
         let cpu = cpu_seconds() - cpu0;
         let row = json!({

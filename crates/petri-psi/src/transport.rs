@@ -88,6 +88,13 @@ impl Channel {
                 while let Some(frame) = rx.recv().await {
                     write.write_all(&frame).await?;
                     counter.fetch_add(frame.len() as u64, Ordering::Relaxed);
+                    // A TLS stream may accept a frame into its own buffer while the socket is
+                    // full and send it only when written to again or flushed. Before waiting for
+                    // the next frame, push out what this one left behind: the peer may be
+                    // waiting for exactly those bytes before it says anything more.
+                    if rx.is_empty() {
+                        write.flush().await?;
+                    }
                 }
                 write.flush().await?;
                 write.shutdown().await

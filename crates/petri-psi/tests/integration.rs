@@ -194,6 +194,53 @@ async fn a_silent_peer_over_tls_times_out() {
     assert!(e.contains("timeout") && e.contains("0.5 s"), "{e}");
 }
 
+/// A frame queued while the socket is full must still arrive when nothing follows it: a TLS
+/// stream may keep the tail of a write in its own buffer until it is written to again or
+/// flushed, and a peer that waits for that tail before it answers would wait forever. Small
+/// socket buffers keep the socket full, so the tail is (nearly) always left behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_last_frame_arrives_while_the_peer_reads_slowly() {
+    use petri_psi::transport::{ALPN, Channel};
+    use rustls::pki_types::ServerName;
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = pki(dir.path(), "root");
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = socket.local_addr().unwrap();
+    let listener = socket.listen(1).unwrap();
+    const FRAMES: usize = 32;
+    const BYTES: usize = 64 << 10;
+    let slow = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(a.server_config(&[ALPN]).unwrap());
+        let stream = acceptor.accept(tcp).await.unwrap();
+        let mut channel = Channel::new(stream, Duration::from_secs(5));
+        // Read slowly, so the sender's socket stays full.
+        for i in 0..FRAMES {
+            let (tag, payload) = channel.recv().await.unwrap_or_else(|e| panic!("frame {i}: {e}"));
+            assert_eq!((tag, payload.len()), (7, BYTES));
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        channel.send(8, b"all here").unwrap();
+        channel.finish().await.unwrap();
+    });
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_send_buffer_size(4096).unwrap();
+    let tcp = socket.connect(addr).await.unwrap();
+    let connector = tokio_rustls::TlsConnector::from(b.client_config(&[ALPN]).unwrap());
+    let name = ServerName::try_from("node.a.psi.test").unwrap();
+    let stream = connector.connect(name, tcp).await.unwrap();
+    let mut channel = Channel::new(stream, Duration::from_secs(10));
+    for _ in 0..FRAMES {
+        channel.send(7, &[0x5a; BYTES]).unwrap();
+    }
+    // No finish (which flushes): the answer needs the last frame to have gone out on its own.
+    let (tag, payload) = channel.recv().await.unwrap();
+    assert_eq!((tag, payload.as_slice()), (8, &b"all here"[..]));
+    slow.await.unwrap();
+}
+
 // ---- the workflow -------------------------------------------------------------------------------
 
 fn policy(dir: &Path, org: &str, initiator: &str, peer: &str, modes: &str) -> petri_policy::Policy {

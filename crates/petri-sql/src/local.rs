@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use petri_mpc::Party;
-use petri_psi::{Mode, Params, Reveal, Role};
+use petri_psi::{Mode, Params, Protocol, Reveal, Role};
 use rand::RngCore;
 use serde::Serialize;
 
@@ -67,8 +67,14 @@ pub struct Phases {
     pub total: f64,
 }
 
-/// Plans `query` against `tables` (each owned by a different party) and runs it.
+/// Plans `query` against `tables` (each owned by a different party) and runs it, with KKRT16
+/// as the join's PSI.
 pub async fn run(query: &str, tables: &[Table]) -> Result<Report, SqlError> {
+    run_with(query, tables, Protocol::Kkrt).await
+}
+
+/// As [`run`], with the join's PSI protocol named.
+pub async fn run_with(query: &str, tables: &[Table], psi: Protocol) -> Result<Report, SqlError> {
     let start = Instant::now();
     let schemas: Vec<_> = tables.iter().map(|t| t.schema.clone()).collect();
     let plan = crate::plan(query, &schemas)?;
@@ -95,8 +101,8 @@ pub async fn run(query: &str, tables: &[Table]) -> Result<Report, SqlError> {
             let session = format!("sql-{}", random_hex(8));
             let (sa, sb) = tokio::io::duplex(1 << 20);
             let (ra, rb) = tokio::join!(
-                intersect(&session, Role::Receiver, &ka, sa),
-                intersect(&session, Role::Sender, &kb, sb)
+                intersect(&session, psi, Role::Receiver, &ka, sa),
+                intersect(&session, psi, Role::Sender, &kb, sb)
             );
             let ((ia, sent_a), (ib, sent_b)) = (ra?, rb?);
             if ia != ib {
@@ -223,12 +229,19 @@ fn random_hex(bytes: usize) -> String {
 }
 
 /// One owner's side of the join's PSI: both owners learn the intersection.
-async fn intersect<S>(session: &str, role: Role, keys: &[String], stream: S) -> Result<(HashSet<String>, u64), SqlError>
+async fn intersect<S>(
+    session: &str,
+    protocol: Protocol,
+    role: Role,
+    keys: &[String],
+    stream: S,
+) -> Result<(HashSet<String>, u64), SqlError>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let input = psi_input(keys).await?;
-    let params = Params::new(session, Mode::Intersection, role, Reveal::Both);
+    let mut params = Params::new(session, Mode::Intersection, role, Reveal::Both);
+    params.protocol = protocol;
     let mut channel = petri_psi::Channel::new(stream, TIMEOUT);
     let outcome = petri_psi::run_on(&params, &input, &mut channel).await?;
     Ok((matched_keys(&input, outcome.matched)?, outcome.bytes_sent))

@@ -350,6 +350,7 @@ pub async fn run_owner(
                 }),
                 lengths: vectors.iter().map(|v| v.len()).collect(),
             };
+            tracing::debug!(owner = t, node = i, "sending shares");
             send_hello(&channel, &hello)?;
             send_words(&channel, &vectors)?;
             channel.send(DONE, &[]).map_err(psi)?;
@@ -364,11 +365,20 @@ pub async fn run_owner(
                     )));
                 }
             }
+            tracing::debug!(owner = t, node = i, "node acknowledged the shares");
             channel.finish().await.map_err(psi)
         }));
     }
-    for s in sends {
-        bytes_sent += s.await.map_err(|e| SqlError::Protocol(e.to_string()))??;
+    // Wait for all three, stopping at the first failure (a later node's error must not wait
+    // behind an earlier node that is itself waiting for something that failed).
+    for sent in futures_util::future::try_join_all(
+        sends
+            .into_iter()
+            .map(|s| async move { s.await.map_err(|e| SqlError::Protocol(e.to_string()))? }),
+    )
+    .await?
+    {
+        bytes_sent += sent;
     }
     Ok(OwnerReport {
         keys,
@@ -559,6 +569,7 @@ pub async fn run_node(job: &Job, me: usize, listener: TcpListener, tls: &TlsMate
             .collect();
         let (stream, from, name) = wire::accept_any(&listener, &names, tls, timeout).await.map_err(psi)?;
         waiting.remove(&name.to_ascii_lowercase());
+        tracing::debug!(node = me, peer = %name, "accepted");
         let mut channel = Channel::new(stream, timeout);
         let hello = recv_hello(&mut channel, &job.session).await?;
         if let Some(t) = job.owners.iter().position(|o| o.name.eq_ignore_ascii_case(&name)) {
@@ -575,6 +586,7 @@ pub async fn run_node(job: &Job, me: usize, listener: TcpListener, tls: &TlsMate
                 Err(e) => channel.send(0, e.to_string().as_bytes()).map_err(psi)?,
             }
             let _ = channel.finish().await;
+            tracing::debug!(node = me, owner = t, "shares received");
             contributions[t] = Some(parsed?);
         } else {
             let j = job
@@ -616,6 +628,7 @@ pub async fn run_node(job: &Job, me: usize, listener: TcpListener, tls: &TlsMate
         .map(|c| c.ok_or_else(|| SqlError::Protocol("an owner's shares are missing".into())))
         .collect::<Result<_, _>>()?;
     let plan2 = plan.clone();
+    tracing::debug!(node = me, "computing");
     let (outputs, stats) = tokio::task::spawn_blocking(move || {
         let mut party = Party::new(me, transport).map_err(SqlError::Mpc)?;
         let inputs: Vec<&SharedContribution> = contributions.iter().collect();
