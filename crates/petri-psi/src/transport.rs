@@ -96,14 +96,19 @@ impl Channel {
                         write.flush().await?;
                     }
                 }
-                write.flush().await?;
-                write.shutdown().await
+                write.flush().await
             }
             .await;
             if let Err(e) = &result {
                 tracing::warn!(error = %e, "writing to the PSI peer failed");
+                return result;
             }
-            result
+            // Every frame was handed to the socket. A peer that had all it needed may close
+            // first, so the close_notify can meet a reset connection: not worth a warning.
+            if let Err(e) = write.shutdown().await {
+                tracing::debug!(error = %e, "closing the connection to the PSI peer");
+            }
+            Ok(())
         });
         Channel {
             tx: Some(FrameSender(tx)),
