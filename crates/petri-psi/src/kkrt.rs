@@ -27,7 +27,7 @@
 //! semi-honest receiver sends exactly the matching positions). In cardinality mode it sends only
 //! the count. Intersection-sum runs on ECDH only.
 
-mod bits;
+pub(crate) mod bits;
 mod cuckoo;
 mod oprf;
 
