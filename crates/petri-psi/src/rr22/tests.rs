@@ -2,6 +2,7 @@ use super::gf128::{self, mul, mul_portable, mul_reference, mul_x};
 use super::okvs::{self, BAND};
 use super::vole::{self, Shape};
 use super::*;
+use rand::{Rng, RngCore};
 
 #[test]
 fn gf128_multiplication_matches_the_bitwise_reference() {
@@ -120,4 +121,340 @@ fn value_bytes_cover_lambda_and_the_comparisons() {
     assert_eq!(value_bytes(1 << 18, 1 << 18), 10); // 40 + 36 bits
     assert_eq!(value_bytes(1 << 20, 1 << 20), 10); // 40 + 40 bits
     assert_eq!(value_bytes(1, 1), 5);
+}
+
+// ---- Sessions, as in `kkrt/tests.rs`. ----
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use proptest::prelude::*;
+
+use crate::input::{self, Source, normalise};
+use crate::protocol::Protocol;
+
+const T: Duration = Duration::from_secs(20);
+
+struct Party {
+    outcome: Result<Outcome, PsiError>,
+    frames: Vec<(u8, Vec<u8>)>,
+    input: Input,
+}
+
+async fn read(rows: &[(String, Option<u64>)]) -> Input {
+    input::read(&Source::Rows(rows.to_vec()), false).await.unwrap()
+}
+
+async fn pair_with(
+    protocols: (Protocol, Protocol),
+    mode: Mode,
+    reveal: Reveal,
+    receiver: &[(String, Option<u64>)],
+    sender: &[(String, Option<u64>)],
+) -> (Party, Party) {
+    let (a, b) = tokio::io::duplex(1 << 16);
+    let mut params_r = Params::new("session-1", mode, Role::Receiver, reveal);
+    let mut params_s = Params::new("session-1", mode, Role::Sender, reveal);
+    params_r.protocol = protocols.0;
+    params_s.protocol = protocols.1;
+    // Small frames so the tests exercise streaming: 5 values a frame.
+    params_r.chunk = 100;
+    params_s.chunk = 5;
+    let ir = read(receiver).await;
+    let is = read(sender).await;
+    let run = |params: Params, input: Input, stream: tokio::io::DuplexStream| async move {
+        let mut channel = Channel::new(stream, T);
+        channel.record();
+        let outcome = crate::run_on(&params, &input, &mut channel).await;
+        Party {
+            outcome,
+            frames: channel.recorded().to_vec(),
+            input,
+        }
+    };
+    tokio::join!(run(params_r, ir, a), run(params_s, is, b))
+}
+
+async fn pair(
+    mode: Mode,
+    reveal: Reveal,
+    receiver: &[(String, Option<u64>)],
+    sender: &[(String, Option<u64>)],
+) -> (Party, Party) {
+    pair_with((Protocol::Rr22, Protocol::Rr22), mode, reveal, receiver, sender).await
+}
+
+fn keys(list: impl IntoIterator<Item = String>) -> Vec<(String, Option<u64>)> {
+    list.into_iter().map(|k| (k, None)).collect()
+}
+
+fn matched_keys(p: &Party) -> BTreeSet<String> {
+    let o = p.outcome.as_ref().unwrap();
+    o.matched
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|&i| p.input.keys[i].clone())
+        .collect()
+}
+
+fn plain(a: &[(String, Option<u64>)], b: &[(String, Option<u64>)]) -> BTreeSet<String> {
+    let a: BTreeSet<String> = a.iter().map(|(k, _)| normalise(k)).collect();
+    b.iter().map(|(k, _)| normalise(k)).filter(|k| a.contains(k)).collect()
+}
+
+/// Every byte string by which `keys` could be recognised: the key, both halves of its digest
+/// (and their first 8 bytes), its OKVS value `H(k)` as a field element, the ECDH hash to the
+/// group, and the KKRT digest.
+fn forms(keys: &[String]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for k in keys {
+        out.push(k.as_bytes().to_vec());
+        let d = digest(b"session-1", k.as_bytes());
+        out.push(d[..16].to_vec());
+        out.push(d[16..].to_vec());
+        out.push(d[..8].to_vec());
+        out.push(d[16..24].to_vec());
+        let h = crate::ecdh::hash_to_group(b"session-1", k.as_bytes())
+            .compress()
+            .to_bytes();
+        out.push(h[..16].to_vec());
+        out.push(crate::kkrt::digest(b"session-1", k.as_bytes()).to_vec());
+    }
+    out
+}
+
+fn assert_nothing_in_clear(who: &Party, peer: &Party) {
+    let mut by_len: std::collections::BTreeMap<usize, std::collections::HashSet<Vec<u8>>> = Default::default();
+    for f in forms(&peer.input.keys) {
+        by_len.entry(f.len()).or_default().insert(f);
+    }
+    assert!(!who.frames.is_empty());
+    for (tag, frame) in &who.frames {
+        for (len, forms) in &by_len {
+            assert!(
+                !frame.windows(*len).any(|w| forms.contains(w)),
+                "frame {tag} contains a form of a peer key"
+            );
+        }
+    }
+}
+
+fn ids(range: std::ops::Range<usize>) -> Vec<String> {
+    range.map(|i| format!("member-{i:08}")).collect()
+}
+
+#[tokio::test]
+async fn intersection_to_receiver_only() {
+    let r = keys(ids(0..300));
+    let s = keys(ids(200..450));
+    let (rx, tx) = pair(Mode::Intersection, Reveal::Receiver, &r, &s).await;
+    assert_eq!(matched_keys(&rx), plain(&r, &s));
+    let so = tx.outcome.as_ref().unwrap();
+    assert!(
+        so.matched.is_none() && so.cardinality.is_none(),
+        "the sender learns nothing"
+    );
+    assert_eq!((so.own, so.peer), (250, 300));
+    assert_nothing_in_clear(&rx, &tx);
+    assert_nothing_in_clear(&tx, &rx);
+}
+
+#[tokio::test]
+async fn intersection_to_both() {
+    let r = keys(ids(0..40));
+    let s = keys(ids(30..90));
+    let (rx, tx) = pair(Mode::Intersection, Reveal::Both, &r, &s).await;
+    assert_eq!(matched_keys(&rx), plain(&r, &s));
+    assert_eq!(matched_keys(&tx), plain(&r, &s));
+    assert_eq!(tx.outcome.as_ref().unwrap().cardinality, Some(10));
+    assert_nothing_in_clear(&rx, &tx);
+    assert_nothing_in_clear(&tx, &rx);
+}
+
+#[tokio::test]
+async fn cardinality_reveals_the_count_and_no_rows() {
+    let r = keys(ids(0..40));
+    let s = keys(ids(25..70));
+    for reveal in [Reveal::Receiver, Reveal::Both] {
+        let (rx, tx) = pair(Mode::Cardinality, reveal, &r, &s).await;
+        let ro = rx.outcome.as_ref().unwrap();
+        assert_eq!(ro.cardinality, Some(15));
+        assert!(ro.matched.is_none());
+        let so = tx.outcome.as_ref().unwrap();
+        assert!(so.matched.is_none());
+        assert_eq!(so.cardinality, (reveal == Reveal::Both).then_some(15));
+        // The receiver sends back only the count, never positions.
+        assert!(tx.frames.iter().all(|(t, _)| *t != MATCHES));
+        assert_nothing_in_clear(&rx, &tx);
+        assert_nothing_in_clear(&tx, &rx);
+    }
+}
+
+#[tokio::test]
+async fn disjoint_and_equal_sets() {
+    let (rx, _) = pair(
+        Mode::Intersection,
+        Reveal::Receiver,
+        &keys(ids(0..50)),
+        &keys(ids(50..99)),
+    )
+    .await;
+    assert!(matched_keys(&rx).is_empty());
+    let (rx, _) = pair(Mode::Intersection, Reveal::Receiver, &keys(ids(0..1)), &keys(ids(0..1))).await;
+    assert_eq!(matched_keys(&rx).len(), 1);
+}
+
+#[tokio::test]
+async fn a_protocol_mismatch_stops_both_sides_with_a_reason() {
+    let r = keys(ids(0..5));
+    for other in [Protocol::Ecdh, Protocol::Kkrt] {
+        let (rx, tx) = pair_with((Protocol::Rr22, other), Mode::Intersection, Reveal::Receiver, &r, &r).await;
+        let e = rx.outcome.unwrap_err().to_string();
+        assert!(e.contains("protocol") && e.contains(PROTOCOL), "{e}");
+        let e = tx.outcome.unwrap_err().to_string();
+        assert!(e.contains("protocol") && e.contains(PROTOCOL), "{e}");
+    }
+}
+
+#[tokio::test]
+async fn sum_is_refused_with_a_clear_error() {
+    let r = keys(ids(0..5));
+    let (rx, tx) = pair(Mode::Sum, Reveal::Receiver, &r, &r).await;
+    let e = rx.outcome.unwrap_err().to_string();
+    assert!(e.contains("ecdh protocol only"), "{e}");
+    assert!(tx.outcome.is_err());
+}
+
+#[tokio::test]
+async fn empty_and_oversized_sets_are_refused() {
+    let (a, b) = tokio::io::duplex(1 << 16);
+    let mut params = Params::new("s", Mode::Intersection, Role::Receiver, Reveal::Receiver);
+    params.protocol = Protocol::Rr22;
+    let mut empty = read(&keys(ids(0..1))).await;
+    empty.keys.clear();
+    let mut c = Channel::new(a, T);
+    let e = crate::run_on(&params, &empty, &mut c).await.unwrap_err().to_string();
+    assert!(e.contains("1 to") && e.contains("has 0"), "{e}");
+    drop(b);
+
+    // A peer announcing more than the limit.
+    let (a, b) = tokio::io::duplex(1 << 16);
+    let peer = Channel::new(b, T);
+    let hello = serde_json::json!({
+        "version": protocol::VERSION, "protocol": PROTOCOL, "session": "s",
+        "mode": "intersection", "reveal": "receiver", "role": "sender", "size": MAX_SET + 1,
+    });
+    peer.send(protocol::HELLO, hello.to_string().as_bytes()).unwrap();
+    let input = read(&keys(ids(0..3))).await;
+    let mut c = Channel::new(a, T);
+    let e = crate::run_on(&params, &input, &mut c).await.unwrap_err().to_string();
+    assert!(e.contains("peer announced") && e.contains(&MAX_SET.to_string()), "{e}");
+}
+
+/// A peer that says hello and then hangs up, or sends garbage, makes the other side stop with
+/// an error (and neither panic nor wait for ever).
+#[tokio::test]
+async fn a_peer_that_stops_or_misbehaves_gives_an_error() {
+    for role in [Role::Receiver, Role::Sender] {
+        for garbage in [false, true] {
+            let (a, b) = tokio::io::duplex(1 << 16);
+            let mut params = Params::new("s", Mode::Intersection, role, Reveal::Both);
+            params.protocol = Protocol::Rr22;
+            let peer_role = if role == Role::Receiver { "sender" } else { "receiver" };
+            let mut peer = Channel::new(b, Duration::from_secs(2));
+            let hello = serde_json::json!({
+                "version": protocol::VERSION, "protocol": PROTOCOL, "session": "s",
+                "mode": "intersection", "reveal": "both", "role": peer_role, "size": 10,
+            });
+            peer.send(protocol::HELLO, hello.to_string().as_bytes()).unwrap();
+            let input = read(&keys(ids(0..10))).await;
+            let run = async {
+                let mut c = Channel::new(a, Duration::from_secs(2));
+                crate::run_on(&params, &input, &mut c).await
+            };
+            let misbehave = async {
+                let _ = peer.recv().await;
+                if garbage {
+                    // Every tag this session uses, with a payload of the wrong length.
+                    for tag in [OT_A, OT_B, COLUMNS, TREES, OKVS_SEED] {
+                        let _ = peer.send(tag, &[1, 2, 3]);
+                    }
+                    let _ = peer.finish().await;
+                }
+                drop(peer);
+            };
+            let (result, ()) = tokio::join!(run, misbehave);
+            let e = result.unwrap_err().to_string();
+            eprintln!("{role:?} {garbage}: {e}");
+            assert!(
+                !e.contains("does not match")
+                    && (e.contains("protocol") || e.contains("transport") || e.contains("timeout")),
+                "{role:?} {garbage}: {e}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_larger_session_streams_many_frames() {
+    let mut rng = rand::rng();
+    let r = keys((0..6000).map(|_| format!("{:x}", rng.next_u64())).chain(ids(0..500)));
+    let s = keys(ids(250..4000));
+    let (rx, tx) = pair(Mode::Intersection, Reveal::Both, &r, &s).await;
+    assert_eq!(matched_keys(&rx), plain(&r, &s));
+    assert_eq!(matched_keys(&tx), plain(&r, &s));
+    // (Recorded frames are the ones received.)
+    let values = rx.frames.iter().filter(|(t, _)| *t == VALUES).count();
+    assert_eq!(values, 3750usize.div_ceil(5));
+    // The receiver's traffic: the OKVS (1.1 field elements a key) plus the fixed VOLE cost.
+    let ro = rx.outcome.as_ref().unwrap();
+    let okvs_bytes = 16 * okvs::columns(6500) as u64;
+    assert!(ro.bytes_sent > okvs_bytes && ro.bytes_sent < okvs_bytes + 700_000, "{}", ro.bytes_sent);
+}
+
+fn key_strategy() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[a-c]{1,3}",
+        "[éèe\u{301}ü]{1,3}",
+        "[日本語]{1,2}",
+        "[😀🙂]{1,2}",
+        " [a-c]{1,2} ",
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, .. ProptestConfig::default() })]
+
+    #[test]
+    fn intersection_equals_the_plaintext_intersection(
+        a in prop::collection::vec(key_strategy(), 1..30),
+        b in prop::collection::vec(key_strategy(), 1..30),
+        mode in 0u8..3,
+    ) {
+        let a: Vec<_> = a.into_iter().map(|k| (k, None)).collect();
+        let b: Vec<_> = b.into_iter().map(|k| (k, None)).collect();
+        prop_assume!(a.iter().all(|(k, _)| !normalise(k).is_empty()));
+        prop_assume!(b.iter().all(|(k, _)| !normalise(k).is_empty()));
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let expected = plain(&a, &b);
+        if mode == 0 {
+            let (rx, tx) = rt.block_on(pair(Mode::Cardinality, Reveal::Both, &a, &b));
+            prop_assert_eq!(rx.outcome.as_ref().unwrap().cardinality, Some(expected.len()));
+            prop_assert_eq!(tx.outcome.as_ref().unwrap().cardinality, Some(expected.len()));
+            return Ok(());
+        }
+        let reveal = if mode == 1 { Reveal::Receiver } else { Reveal::Both };
+        let (rx, tx) = rt.block_on(pair(Mode::Intersection, reveal, &a, &b));
+        prop_assert_eq!(&matched_keys(&rx), &expected);
+        if reveal == Reveal::Both {
+            prop_assert_eq!(&matched_keys(&tx), &expected);
+        } else {
+            prop_assert!(tx.outcome.as_ref().unwrap().matched.is_none());
+        }
+        // Every input row whose key matched is in the output, duplicates included.
+        let rows = rx.input.matching_rows(rx.outcome.as_ref().unwrap().matched.as_ref().unwrap());
+        let want = a.iter().filter(|(k, _)| expected.contains(&normalise(k))).count();
+        prop_assert_eq!(rows.len(), want);
+    }
 }
