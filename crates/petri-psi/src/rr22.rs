@@ -273,7 +273,9 @@ async fn receiver(
     drop(columns);
     let trees = expect(channel, TREES).await?;
     if trees.len() != shape.tree_elements() * 16 {
-        return Err(PsiError::Protocol("the peer's tree message has the wrong length".into()));
+        return Err(PsiError::Protocol(
+            "the peer's tree message has the wrong length".into(),
+        ));
     }
     let (a, c) = blocking(move || Ok(vr.finish(&Code::new(shape, code_seed), &from_bytes(&trees)))).await?;
     let (okvs_seed, p) = encoding
@@ -369,7 +371,9 @@ async fn sender(
     drop(seeds);
     let columns = expect(channel, COLUMNS).await?;
     if columns.len() != shape.columns_bytes() {
-        return Err(PsiError::Protocol("the peer's extension columns have the wrong length".into()));
+        return Err(PsiError::Protocol(
+            "the peer's extension columns have the wrong length".into(),
+        ));
     }
     let (trees, b) = blocking(move || Ok(vs.finish(&Code::new(shape, code_seed), &columns))).await?;
     channel.send(TREES, &to_bytes(&trees))?;

@@ -8,7 +8,13 @@ use rand::{Rng, RngCore};
 fn gf128_multiplication_matches_the_bitwise_reference() {
     let mut rng = rand::rng();
     let mut cases: Vec<(Gf, Gf)> = (0..2000).map(|_| (rng.random(), rng.random())).collect();
-    cases.extend([(0, 5), (1, u128::MAX), (u128::MAX, u128::MAX), (1 << 127, 1 << 127), (1 << 127, 2)]);
+    cases.extend([
+        (0, 5),
+        (1, u128::MAX),
+        (u128::MAX, u128::MAX),
+        (1 << 127, 1 << 127),
+        (1 << 127, 2),
+    ]);
     for (a, b) in cases {
         let r = mul_reference(a, b);
         assert_eq!(mul(a, b), r, "{a:x}·{b:x}");
@@ -410,7 +416,11 @@ async fn a_larger_session_streams_many_frames() {
     // The receiver's traffic: the OKVS (1.1 field elements a key) plus the fixed VOLE cost.
     let ro = rx.outcome.as_ref().unwrap();
     let okvs_bytes = 16 * okvs::columns(6500) as u64;
-    assert!(ro.bytes_sent > okvs_bytes && ro.bytes_sent < okvs_bytes + 700_000, "{}", ro.bytes_sent);
+    assert!(
+        ro.bytes_sent > okvs_bytes && ro.bytes_sent < okvs_bytes + 700_000,
+        "{}",
+        ro.bytes_sent
+    );
 }
 
 fn key_strategy() -> impl Strategy<Value = String> {
