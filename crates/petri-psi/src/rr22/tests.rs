@@ -468,3 +468,84 @@ proptest! {
         prop_assert_eq!(rows.len(), want);
     }
 }
+
+/// Times the parts of a session at 2^18 keys per side (single process, both parties):
+/// `cargo test --release -p petri-psi rr22::tests::phase_timings -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn phase_timings() {
+    use std::time::Instant;
+    let n = 1 << 18;
+    let t = Instant::now();
+    let digests: Vec<[u8; 32]> = (0..n)
+        .into_par_iter()
+        .map(|i: usize| digest(b"s", format!("id-{i:013}").as_bytes()))
+        .collect();
+    eprintln!("digests        {:.3}s", t.elapsed().as_secs_f64());
+    let m = okvs::columns(n);
+    let t = Instant::now();
+    let (seed, p) = encode(m, &digests).unwrap();
+    eprintln!("okvs encode    {:.3}s", t.elapsed().as_secs_f64());
+    let t = Instant::now();
+    let (a, c, b, delta) = run_vole(m);
+    eprintln!("vole (both)    {:.3}s", t.elapsed().as_secs_f64());
+    {
+        let shape = Shape::new(m);
+        let delta: Gf = rand::rng().random();
+        let pairs: Vec<([u8; 16], [u8; 16])> = (0..BASE)
+            .map(|_| (rand::rng().random(), rand::rng().random()))
+            .collect();
+        let seeds: Vec<[u8; 16]> = (0..BASE)
+            .map(|j| if (delta >> j) & 1 == 1 { pairs[j].1 } else { pairs[j].0 })
+            .collect();
+        let t = Instant::now();
+        let (vr, columns) = vole::Receiver::new(shape, &pairs);
+        eprintln!("  iknp recv    {:.3}s", t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        let (trees, _) = vole::Sender::new(shape, delta, &seeds).finish(&Code::new(shape, [1; 16]), &columns);
+        eprintln!("  sender       {:.3}s (N = {})", t.elapsed().as_secs_f64(), shape.n());
+        let t = Instant::now();
+        let _ = vr.finish(&Code::new(shape, [1; 16]), &trees);
+        eprintln!("  receiver     {:.3}s", t.elapsed().as_secs_f64());
+    }
+    let t = Instant::now();
+    let k: Vec<Gf> = p
+        .par_iter()
+        .zip(&a)
+        .zip(&b)
+        .map(|((p, a), b)| b ^ mul(delta, p ^ a))
+        .collect();
+    eprintln!("K              {:.3}s", t.elapsed().as_secs_f64());
+    let t = Instant::now();
+    let o = okvs::Okvs::new(m, seed);
+    let (places, hs): (Vec<[u8; 16]>, Vec<Gf>) = digests.par_iter().map(halves).unzip();
+    let rows = o.rows(&places);
+    eprintln!("rows           {:.3}s", t.elapsed().as_secs_f64());
+    let t = Instant::now();
+    let vals: Vec<Gf> = rows
+        .par_iter()
+        .zip(&hs)
+        .map(|(r, h)| okvs::Okvs::decode(&k, r) ^ mul(delta, *h))
+        .collect();
+    eprintln!("decode         {:.3}s", t.elapsed().as_secs_f64());
+    let t = Instant::now();
+    let mut out = vec![0u8; n * 10];
+    out.par_chunks_mut(10)
+        .zip(vals.par_iter().zip(&places))
+        .for_each(|(o, (v, p))| out_hash(*v, p, o));
+    eprintln!("out hash       {:.3}s", t.elapsed().as_secs_f64());
+    for (r, v) in rows.iter().zip(&vals).take(100) {
+        assert_eq!(okvs::Okvs::decode(&c, r), *v);
+    }
+}
+
+/// One VOLE for 2^18 receiver keys, both parties in this process (for CPU measurements).
+#[test]
+#[ignore]
+fn vole_at_2_18() {
+    let m = okvs::columns(1 << 18);
+    let (a, c, b, delta) = run_vole(m);
+    for i in (0..m).step_by(997) {
+        assert_eq!(c[i], b[i] ^ mul(a[i], delta));
+    }
+}
