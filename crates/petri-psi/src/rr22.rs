@@ -47,6 +47,7 @@ use sha2::{Digest, Sha256};
 
 use crate::PsiError;
 use crate::input::Input;
+use crate::kkrt::ValueHasher;
 use crate::ot::{self, OtSender};
 use crate::protocol::{self, ABORT, Mode, Outcome, Params, Reveal, Role};
 use crate::transport::{Channel, MAX_FRAME};
@@ -313,8 +314,10 @@ async fn receiver(
         }
         theirs.extend_from_slice(&frame);
     }
+    // The values are pseudorandom: KKRT's one-multiplication hasher suffices for the map.
+    let hasher = ValueHasher(rand::rng().random::<u64>() | 1);
     let (hits, mut matched) = blocking(move || {
-        let mut map: HashMap<u128, u32> = HashMap::with_capacity(n_r);
+        let mut map: HashMap<u128, u32, ValueHasher> = HashMap::with_capacity_and_hasher(n_r, hasher);
         for (item, v) in own.chunks_exact(width).enumerate() {
             map.insert(value_key(v), item as u32);
         }

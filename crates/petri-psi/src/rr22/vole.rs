@@ -153,18 +153,29 @@ fn rot_hash(pi: &Aes128, items: &[(u64, Gf)]) -> Vec<Gf> {
     x.iter().zip(&y).map(|(a, b)| from_block(a) ^ from_block(b)).collect()
 }
 
-/// One GGM level: the children of `parents`.
-fn children(left: &Aes128, right: &Aes128, parents: &[Gf]) -> Vec<Gf> {
-    let mut l: Vec<aes::Block> = parents.iter().map(|p| to_block(*p)).collect();
-    let mut r = l.clone();
-    left.encrypt_blocks(&mut l);
-    right.encrypt_blocks(&mut r);
-    let mut out = Vec::with_capacity(parents.len() * 2);
-    for ((p, l), r) in parents.iter().zip(&l).zip(&r) {
-        out.push(from_block(l) ^ p);
-        out.push(from_block(r) ^ p);
+/// Buffers of one GGM tree, reused from block to block on a thread.
+#[derive(Default)]
+struct Scratch {
+    next: Vec<Gf>,
+    left: Vec<aes::Block>,
+    right: Vec<aes::Block>,
+}
+
+/// One GGM level: the nodes in `tree[..len]` are replaced by their `2·len` children.
+fn grow(left: &Aes128, right: &Aes128, tree: &mut [Gf], len: usize, s: &mut Scratch) {
+    let parents = &tree[..len];
+    s.left.clear();
+    s.left.extend(parents.iter().map(|p| to_block(*p)));
+    s.right.clear();
+    s.right.extend_from_slice(&s.left);
+    left.encrypt_blocks(&mut s.left);
+    right.encrypt_blocks(&mut s.right);
+    s.next.clear();
+    for ((p, l), r) in parents.iter().zip(&s.left).zip(&s.right) {
+        s.next.push(from_block(l) ^ p);
+        s.next.push(from_block(r) ^ p);
     }
-    out
+    tree[..2 * len].copy_from_slice(&s.next);
 }
 
 /// `Σ_k v_k X^k` over 128 values (Horner).
@@ -274,42 +285,44 @@ impl Receiver {
     }
 
     /// From the sender's tree message, `(A, C)` with `C = B + A·Δ`.
-    pub(crate) fn finish(self, code: &Code, tree: &[Gf]) -> (Vec<Gf>, Vec<Gf>) {
+    pub(crate) fn finish(self, code: &Code, tree_msg: &[Gf]) -> (Vec<Gf>, Vec<Gf>) {
         let s = self.shape;
         let leaves = 1usize << s.h;
         let left = Aes128::new(&LEFT_KEY.into());
         let right = Aes128::new(&RIGHT_KEY.into());
         let pi = Aes128::new(&HASH_KEY.into());
         let mut c = vec![0 as Gf; s.n()];
-        c.par_chunks_mut(leaves).enumerate().for_each(|(j, out)| {
-            let msg = &tree[j * (2 * s.h + 1)..(j + 1) * (2 * s.h + 1)];
-            let base = j * s.per_block();
-            let alpha = self.alpha[j] as usize;
-            let rots: Vec<(u64, Gf)> = (0..s.h)
-                .map(|l| {
-                    let k = base + BASE + l;
-                    (k as u64, self.t[k])
-                })
-                .collect();
-            let keys = rot_hash(&pi, &rots);
-            let mut level = vec![0 as Gf];
-            let mut path = 0usize;
-            for l in 1..=s.h {
-                let mut next = children(&left, &right, &level);
-                next[2 * path] = 0;
-                next[2 * path + 1] = 0;
-                let a = (alpha >> (s.h - l)) & 1;
-                let nb = 1 - a;
-                let sum = next.iter().skip(nb).step_by(2).fold(0, |x, y| x ^ y);
-                next[2 * path + nb] = msg[2 * (l - 1) + nb] ^ keys[l - 1] ^ sum;
-                path = 2 * path + a;
-                level = next;
-            }
-            let known = level.iter().fold(0, |x, y| x ^ y);
-            let c_beta = gilboa(&self.t[base..base + BASE]);
-            level[alpha] = msg[2 * s.h] ^ known ^ c_beta;
-            out.copy_from_slice(&level);
-        });
+        c.par_chunks_mut(leaves)
+            .enumerate()
+            .for_each_init(Scratch::default, |scratch, (j, tree)| {
+                let msg = &tree_msg[j * (2 * s.h + 1)..(j + 1) * (2 * s.h + 1)];
+                let base = j * s.per_block();
+                let alpha = self.alpha[j] as usize;
+                let rots: Vec<(u64, Gf)> = (0..s.h)
+                    .map(|l| {
+                        let k = base + BASE + l;
+                        (k as u64, self.t[k])
+                    })
+                    .collect();
+                let keys = rot_hash(&pi, &rots);
+                // The root is unknown (0 stands for unknown nodes).
+                tree[0] = 0;
+                let mut path = 0usize;
+                for l in 1..=s.h {
+                    grow(&left, &right, tree, 1 << (l - 1), scratch);
+                    let next = &mut tree[..1 << l];
+                    next[2 * path] = 0;
+                    next[2 * path + 1] = 0;
+                    let a = (alpha >> (s.h - l)) & 1;
+                    let nb = 1 - a;
+                    let sum = next.iter().skip(nb).step_by(2).fold(0, |x, y| x ^ y);
+                    next[2 * path + nb] = msg[2 * (l - 1) + nb] ^ keys[l - 1] ^ sum;
+                    path = 2 * path + a;
+                }
+                let known = tree.iter().fold(0, |x, y| x ^ y);
+                let c_beta = gilboa(&self.t[base..base + BASE]);
+                tree[alpha] = msg[2 * s.h] ^ known ^ c_beta;
+            });
         accumulate(&mut c);
         // acc(e)[p]: the noise values of the blocks before p's, and p's own if p is past its point.
         let mut before = Vec::with_capacity(s.t);
@@ -377,7 +390,7 @@ impl Sender {
         b.par_chunks_mut(leaves)
             .zip(tree.par_chunks_mut(2 * s.h + 1))
             .enumerate()
-            .for_each(|(j, (out, msg))| {
+            .for_each_init(Scratch::default, |scratch, (j, (out, msg))| {
                 let base = j * s.per_block();
                 let rots: Vec<(u64, Gf)> = (0..s.h)
                     .flat_map(|l| {
@@ -386,17 +399,17 @@ impl Sender {
                     })
                     .collect();
                 let keys = rot_hash(&pi, &rots);
-                let mut level = vec![rand::rng().random::<Gf>()];
+                out[0] = rand::rng().random::<Gf>();
                 for l in 0..s.h {
-                    level = children(&left, &right, &level);
+                    grow(&left, &right, out, 1 << l, scratch);
+                    let level = &out[..2 << l];
                     let even = level.iter().step_by(2).fold(0, |x, y| x ^ y);
                     let odd = level.iter().skip(1).step_by(2).fold(0, |x, y| x ^ y);
                     msg[2 * l] = even ^ keys[2 * l];
                     msg[2 * l + 1] = odd ^ keys[2 * l + 1];
                 }
                 let b_beta = gilboa(&q[base..base + BASE]);
-                msg[2 * s.h] = level.iter().fold(b_beta, |x, y| x ^ y);
-                out.copy_from_slice(&level);
+                msg[2 * s.h] = out.iter().fold(b_beta, |x, y| x ^ y);
             });
         accumulate(&mut b);
         let mut out = vec![0 as Gf; s.m];
