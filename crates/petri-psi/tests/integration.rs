@@ -406,6 +406,21 @@ async fn psi_as_a_workflow_keeps_keys_off_the_broker() {
     let written = std::fs::read_to_string(dir.path().join("out-a/wf-3.receiver.csv")).unwrap();
     assert_eq!(written, format!("id,other\n{expected}"));
 
+    // And with RR22.
+    let graph = client
+        .submit_workflow(run_on("wf-4", "intersection", "rr22"), key)
+        .await
+        .unwrap();
+    for id in &graph.processids {
+        let p = finished(&client, id, key).await;
+        assert_eq!(p.state, state::SUCCESS, "{}: {:?}", p.spec.nodename, p.errors);
+        let report: Value = serde_json::from_str(p.output[0].as_str().unwrap()).unwrap();
+        assert_eq!(report["protocol"], "rr22");
+        seen.push(p);
+    }
+    let written = std::fs::read_to_string(dir.path().join("out-a/wf-4.receiver.csv")).unwrap();
+    assert_eq!(written, format!("id,other\n{expected}"));
+
     // Cardinality is not in bank b's policy: b refuses and audits, a fails for want of a peer.
     let graph = client.submit_workflow(run("wf-2", "cardinality"), key).await.unwrap();
     for id in &graph.processids {
@@ -417,7 +432,7 @@ async fn psi_as_a_workflow_keeps_keys_off_the_broker() {
         seen.push(p);
     }
     let log_b = std::fs::read_to_string(dir.path().join("b.audit.jsonl")).unwrap();
-    assert_eq!(log_b.matches("\"decision\":\"released\"").count(), 2);
+    assert_eq!(log_b.matches("\"decision\":\"released\"").count(), 3);
     assert_eq!(log_b.matches("\"decision\":\"refused\"").count(), 1);
     petri_policy::verify_log(&dir.path().join("b.audit.jsonl")).unwrap();
 
