@@ -1,7 +1,7 @@
 //! RR22 PSI: the VOLE-based PSI of Raghuraman and Rindal ("Blazing Fast PSI from Improved OKVS
 //! and Subfield VOLE", CCS 2022), semi-honest, over GF(2^128).
 //!
-//! About as little CPU as [`crate::kkrt`], with a third of its bytes on the wire: the receiver
+//! About as little CPU as [`crate::kkrt`], with about a quarter of its bytes on the wire: the receiver
 //! sends one field element per OKVS column (`1.1·n_r` of them) and the sender one short hash per
 //! key, while the silent VOLE costs a fixed ~0.7 MB.
 //!
