@@ -114,6 +114,7 @@ impl Okvs {
     /// linearly dependent (then draw another seed).
     pub(crate) fn encode(&self, rows: &[Row], values: &[Gf]) -> Option<Vec<Gf>> {
         struct Work {
+            start: u32,
             word: u32,
             bits: [u64; WINDOW],
             value: Gf,
@@ -134,6 +135,7 @@ impl Okvs {
                     }
                 }
                 Work {
+                    start: r.start,
                     word: r.start / 64,
                     bits,
                     value: values[i as usize],
@@ -149,8 +151,9 @@ impl Okvs {
             let k = r.bits.iter().position(|w| *w != 0)?;
             let col = (r.word as usize + k) * 64 + r.bits[k].trailing_zeros() as usize;
             pivot[i] = col as u32;
+            // Rows are sorted by start, and a row has no ones before its start.
             for o in tail.iter_mut() {
-                if o.word as usize * 64 > col {
+                if o.start as usize > col {
                     break;
                 }
                 let rel = col - o.word as usize * 64;
