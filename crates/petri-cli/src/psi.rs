@@ -109,8 +109,8 @@ pub(crate) struct RunArgs {
     #[arg(long, env = "PETRI_PSI_MODE", default_value = "intersection")]
     mode: String,
     /// `ecdh` (every mode), `kkrt` (OT extension: intersection and cardinality, far less CPU
-    /// for large sets, more bytes) or `rr22` (VOLE + OKVS: intersection and cardinality, CPU like
-    /// kkrt, about a quarter of its bytes); both parties must give the same.
+    /// for large sets, more bytes) or `rr22` (VOLE + OKVS: intersection and cardinality, a little
+    /// more CPU than kkrt, about a quarter of its bytes); both parties must give the same.
     #[arg(long, env = "PETRI_PSI_PROTOCOL", default_value = "ecdh")]
     protocol: String,
     /// Who learns the intersection or cardinality: `receiver` or `both`.

@@ -11,7 +11,7 @@
 //!   OTs from [`ot`]), for intersection and cardinality; far less CPU than ECDH for large sets,
 //!   chosen per session with [`Protocol`];
 //! - [`rr22`]: RR22 PSI (silent VOLE over GF(2^128) with an expand-accumulate code, random-band
-//!   OKVS), for intersection and cardinality: CPU like KKRT16, about a quarter of its bytes;
+//!   OKVS), for intersection and cardinality: a little more CPU than KKRT16, about a quarter of its bytes;
 //! - [`protocol`]: the session, in three modes: the intersection (revealed to the receiver or to
 //!   both), its cardinality only, and intersection-sum (Google's private join and compute: the
 //!   payload owner's values travel under its own Paillier key, the other party sums the matched

@@ -142,8 +142,8 @@ pub enum Protocol {
     /// KKRT16 OT-extension PSI ([`crate::kkrt`]): intersection and cardinality, much less CPU,
     /// about 110 bytes per element.
     Kkrt,
-    /// RR22 VOLE + OKVS PSI ([`crate::rr22`]): intersection and cardinality, CPU like KKRT,
-    /// about 30 bytes per element.
+    /// RR22 VOLE + OKVS PSI ([`crate::rr22`]): intersection and cardinality, a little more CPU
+    /// than KKRT, about 30 bytes per element.
     Rr22,
 }
 

@@ -1,9 +1,13 @@
 //! RR22 PSI: the VOLE-based PSI of Raghuraman and Rindal ("Blazing Fast PSI from Improved OKVS
 //! and Subfield VOLE", CCS 2022), semi-honest, over GF(2^128).
 //!
-//! About as little CPU as [`crate::kkrt`], with about a quarter of its bytes on the wire: the receiver
-//! sends one field element per OKVS column (`1.1·n_r` of them) and the sender one short hash per
-//! key, while the silent VOLE costs a fixed ~0.7 MB.
+//! About 30% more CPU than [`crate::kkrt`] (BENCHMARKS.md) for about a quarter of its bytes on
+//! the wire: the receiver sends one field element per OKVS column (`1.1·n_r` of them) and the
+//! sender one short hash per key, while the silent VOLE costs a fixed 0.6–0.75 MB.
+//!
+//! The OKVS is the random-band one of Bienstock–Patel–Seo–Yeo (USENIX Security 2023), not RR22's
+//! own (weight-3 hashing with dense columns): it is simpler, encodes in `O(n·w)` and needs only
+//! `m = 1.1·n` columns against about `1.23·n` for RR22's.
 //!
 //! 1. Hello, as in [`crate::protocol`] (the protocol name is [`PROTOCOL`]: parties running
 //!    different protocols stop with a mismatch). Both hash their keys under the session id to a
