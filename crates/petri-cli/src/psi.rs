@@ -108,8 +108,9 @@ pub(crate) struct RunArgs {
     /// `intersection`, `cardinality` or `sum`.
     #[arg(long, env = "PETRI_PSI_MODE", default_value = "intersection")]
     mode: String,
-    /// `ecdh` (every mode) or `kkrt` (OT extension: intersection and cardinality, far less CPU
-    /// for large sets, more bytes); both parties must give the same.
+    /// `ecdh` (every mode), `kkrt` (OT extension: intersection and cardinality, far less CPU
+    /// for large sets, more bytes) or `rr22` (VOLE + OKVS: intersection and cardinality, a little
+    /// more CPU than kkrt, about a quarter of its bytes); both parties must give the same.
     #[arg(long, env = "PETRI_PSI_PROTOCOL", default_value = "ecdh")]
     protocol: String,
     /// Who learns the intersection or cardinality: `receiver` or `both`.
@@ -138,7 +139,7 @@ pub(crate) struct RunArgs {
     /// Seconds to wait for the peer at any step.
     #[arg(long, env = "PETRI_PSI_TIMEOUT", default_value_t = 60)]
     timeout: u64,
-    /// Points (ecdh) or OPRF rows and values (kkrt) a frame.
+    /// Points (ecdh), OPRF rows and values (kkrt) or values (rr22) a frame.
     #[arg(long, env = "PETRI_PSI_CHUNK", default_value_t = 16384)]
     chunk: usize,
     /// Paillier key size of the payload owner (sum), and the smallest the other side accepts.
@@ -186,7 +187,7 @@ pub(crate) struct BenchArgs {
     /// `intersection`, `cardinality` or `sum`.
     #[arg(long, default_value = "intersection")]
     mode: String,
-    /// `ecdh` or `kkrt`.
+    /// `ecdh`, `kkrt` or `rr22`.
     #[arg(long, default_value = "ecdh")]
     protocol: String,
     /// Keep the working folder (PKI, inputs, outputs) here instead of a temporary one.
@@ -219,7 +220,7 @@ async fn run_party(args: RunArgs) -> anyhow::Result<()> {
     let mode: Mode = args.mode.parse()?;
     let reveal: Reveal = args.reveal.parse()?;
     let protocol: Protocol = args.protocol.parse()?;
-    if protocol == Protocol::Kkrt && mode == Mode::Sum {
+    if protocol != Protocol::Ecdh && mode == Mode::Sum {
         bail!("--mode sum runs on --protocol ecdh only");
     }
     let (link, default_name) = match (&args.peer, &args.listen) {
@@ -396,7 +397,7 @@ fn write_set(path: &std::path::Path, n: usize, offset: usize, payload: bool) -> 
 async fn bench(args: BenchArgs, out: &Output) -> anyhow::Result<()> {
     let mode: Mode = args.mode.parse()?;
     let protocol: Protocol = args.protocol.parse()?;
-    if protocol == Protocol::Kkrt && mode == Mode::Sum {
+    if protocol != Protocol::Ecdh && mode == Mode::Sum {
         bail!("--mode sum runs on --protocol ecdh only");
     }
     let tmp = tempfile::tempdir()?;

@@ -174,7 +174,7 @@ pub(crate) struct BenchArgs {
     /// One table, no join: `SELECT g, SUM(x) FROM b GROUP BY g`.
     #[arg(long)]
     no_join: bool,
-    /// The join's PSI protocol: ecdh or kkrt.
+    /// The join's PSI protocol: ecdh, kkrt or rr22.
     #[arg(long, default_value = "kkrt")]
     psi: String,
 }

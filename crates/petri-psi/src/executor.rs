@@ -9,7 +9,7 @@
 //! | `session` | the session id (both processes alike; default: the workflow id) |
 //! | `role` | `receiver` or `sender` |
 //! | `mode` | `intersection`, `cardinality` or `sum` |
-//! | `protocol` | `ecdh` (default) or `kkrt` (intersection and cardinality; both processes alike) |
+//! | `protocol` | `ecdh` (default), `kkrt` or `rr22` (intersection and cardinality; both processes alike) |
 //! | `reveal` | `receiver` (default) or `both` |
 //! | `dataset` | the dataset name in the owner's policy (default `default`) |
 //! | `peer` | the peer organisation's certificate name |
@@ -103,10 +103,11 @@ impl PsiRequest {
         let mode: Mode = need("mode")?.parse()?;
         let reveal: Reveal = kwarg(process, "reveal")?.unwrap_or("receiver").parse()?;
         let protocol: Protocol = kwarg(process, "protocol")?.unwrap_or("ecdh").parse()?;
-        if protocol == Protocol::Kkrt && mode == Mode::Sum {
-            return Err(PsiError::Request(
-                "mode sum runs on protocol ecdh only, not kkrt".into(),
-            ));
+        if protocol != Protocol::Ecdh && mode == Mode::Sum {
+            return Err(PsiError::Request(format!(
+                "mode sum runs on protocol ecdh only, not {}",
+                protocol.as_str()
+            )));
         }
         let mut params = Params::new(&session, mode, role, reveal);
         params.protocol = protocol;

@@ -27,7 +27,7 @@
 //! semi-honest receiver sends exactly the matching positions). In cardinality mode it sends only
 //! the count. Intersection-sum runs on ECDH only.
 
-mod bits;
+pub(crate) mod bits;
 mod cuckoo;
 mod oprf;
 
@@ -183,9 +183,9 @@ fn value_key(v: &[u8]) -> u128 {
 /// Hashes the OPRF values (already pseudorandom) with one multiplication under a per-session
 /// random odd factor instead of SipHash, which would cost more than the lookups themselves.
 #[derive(Clone, Copy)]
-struct ValueHasher(u64);
+pub(crate) struct ValueHasher(pub(crate) u64);
 
-struct ValueHash(u64, u64);
+pub(crate) struct ValueHash(u64, u64);
 
 impl Hasher for ValueHash {
     fn finish(&self) -> u64 {

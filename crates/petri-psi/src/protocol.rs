@@ -16,9 +16,9 @@
 //!
 //! Errors after the hello are sent to the peer as an abort frame, so both sides stop with a reason.
 //!
-//! This is the ECDH protocol ([`Protocol::Ecdh`], the default). With [`Protocol::Kkrt`] the same
-//! hello opens a [`crate::kkrt`] session instead; the hello names the protocol, so parties that
-//! chose different ones stop with a mismatch.
+//! This is the ECDH protocol ([`Protocol::Ecdh`], the default). With [`Protocol::Kkrt`] or
+//! [`Protocol::Rr22`] the same hello opens a [`crate::kkrt`] or [`crate::rr22`] session instead;
+//! the hello names the protocol, so parties that chose different ones stop with a mismatch.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -142,6 +142,9 @@ pub enum Protocol {
     /// KKRT16 OT-extension PSI ([`crate::kkrt`]): intersection and cardinality, much less CPU,
     /// about 110 bytes per element.
     Kkrt,
+    /// RR22 VOLE + OKVS PSI ([`crate::rr22`]): intersection and cardinality, a little more CPU
+    /// than KKRT, about 30 bytes per element.
+    Rr22,
 }
 
 impl std::str::FromStr for Protocol {
@@ -150,19 +153,21 @@ impl std::str::FromStr for Protocol {
         match s {
             "ecdh" => Ok(Protocol::Ecdh),
             "kkrt" => Ok(Protocol::Kkrt),
+            "rr22" => Ok(Protocol::Rr22),
             other => Err(PsiError::Request(format!(
-                "unknown protocol {other:?}: use ecdh or kkrt"
+                "unknown protocol {other:?}: use ecdh, kkrt or rr22"
             ))),
         }
     }
 }
 
 impl Protocol {
-    /// The protocol's short name (`ecdh`, `kkrt`).
+    /// The protocol's short name (`ecdh`, `kkrt`, `rr22`).
     pub fn as_str(self) -> &'static str {
         match self {
             Protocol::Ecdh => "ecdh",
             Protocol::Kkrt => "kkrt",
+            Protocol::Rr22 => "rr22",
         }
     }
 
@@ -171,6 +176,7 @@ impl Protocol {
         match self {
             Protocol::Ecdh => PROTOCOL,
             Protocol::Kkrt => crate::kkrt::PROTOCOL,
+            Protocol::Rr22 => crate::rr22::PROTOCOL,
         }
     }
 }
@@ -287,6 +293,7 @@ pub async fn run(params: &Params, input: &Input, channel: &mut Channel) -> Resul
     let result = match params.protocol {
         Protocol::Ecdh => session(params, input, channel).await,
         Protocol::Kkrt => crate::kkrt::session(params, input, channel).await,
+        Protocol::Rr22 => crate::rr22::session(params, input, channel).await,
     };
     if let Err(e) = &result
         && !matches!(e, PsiError::Aborted(_))

@@ -115,6 +115,42 @@ async fn kkrt_intersection_to_both_over_mutual_tls() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rr22_intersection_and_cardinality_over_mutual_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = pki(dir.path(), "root");
+    let (ia, ib) = (input(&ids(0..3000)).await, input(&ids(2000..6000)).await);
+    for (mode, reveal) in [
+        (Mode::Intersection, Reveal::Both),
+        (Mode::Intersection, Reveal::Receiver),
+        (Mode::Cardinality, Reveal::Both),
+    ] {
+        let addr = free_addr();
+        let (listen, dial) = (Link::Listen(addr.clone()), Link::Dial(addr.clone()));
+        let mut pa = Params::new("tls-rr22", mode, Role::Receiver, reveal);
+        let mut pb = Params::new("tls-rr22", mode, Role::Sender, reveal);
+        pa.protocol = Protocol::Rr22;
+        pb.protocol = Protocol::Rr22;
+        let (ra, rb) = tokio::join!(
+            petri_psi::run_tls(&pa, &ia, &listen, "node.b.psi.test", &a, T),
+            petri_psi::run_tls(&pb, &ib, &dial, "node.a.psi.test", &b, T),
+        );
+        let (ra, rb) = (ra.unwrap(), rb.unwrap());
+        assert_eq!(ra.cardinality, Some(1000));
+        assert_eq!(rb.cardinality, (reveal == Reveal::Both).then_some(1000));
+        if mode == Mode::Intersection {
+            let matched: Vec<&String> = ra.matched.unwrap().iter().map(|&i| &ia.keys[i]).collect();
+            assert_eq!(matched, ids(2000..3000).iter().collect::<Vec<_>>());
+        }
+        if (mode, reveal) == (Mode::Intersection, Reveal::Both) {
+            let matched: Vec<&String> = rb.matched.unwrap().iter().map(|&i| &ib.keys[i]).collect();
+            assert_eq!(matched, ids(2000..3000).iter().collect::<Vec<_>>());
+        } else {
+            assert!(rb.matched.is_none());
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_peer_from_another_ca_is_refused_in_the_handshake() {
     let dir = tempfile::tempdir().unwrap();
     let (a, _) = pki(dir.path(), "root");
@@ -417,6 +453,21 @@ async fn psi_as_a_workflow_keeps_keys_off_the_broker() {
     let written = std::fs::read_to_string(dir.path().join("out-a/wf-3.receiver.csv")).unwrap();
     assert_eq!(written, format!("id,other\n{expected}"));
 
+    // And with RR22.
+    let graph = client
+        .submit_workflow(run_on("wf-4", "intersection", "rr22"), key)
+        .await
+        .unwrap();
+    for id in &graph.processids {
+        let p = finished(&client, id, key).await;
+        assert_eq!(p.state, state::SUCCESS, "{}: {:?}", p.spec.nodename, p.errors);
+        let report: Value = serde_json::from_str(p.output[0].as_str().unwrap()).unwrap();
+        assert_eq!(report["protocol"], "rr22");
+        seen.push(p);
+    }
+    let written = std::fs::read_to_string(dir.path().join("out-a/wf-4.receiver.csv")).unwrap();
+    assert_eq!(written, format!("id,other\n{expected}"));
+
     // Cardinality is not in bank b's policy: b refuses and audits, a fails for want of a peer.
     let graph = client.submit_workflow(run("wf-2", "cardinality"), key).await.unwrap();
     for id in &graph.processids {
@@ -428,7 +479,7 @@ async fn psi_as_a_workflow_keeps_keys_off_the_broker() {
         seen.push(p);
     }
     let log_b = std::fs::read_to_string(dir.path().join("b.audit.jsonl")).unwrap();
-    assert_eq!(log_b.matches("\"decision\":\"released\"").count(), 2);
+    assert_eq!(log_b.matches("\"decision\":\"released\"").count(), 3);
     assert_eq!(log_b.matches("\"decision\":\"refused\"").count(), 1);
     petri_policy::verify_log(&dir.path().join("b.audit.jsonl")).unwrap();
 

@@ -59,7 +59,8 @@ pub struct Job {
     /// Seconds any party waits for another (default 600).
     #[serde(default)]
     pub timeout_secs: Option<u64>,
-    /// The join's PSI protocol: `ecdh` (default) or `kkrt` (less CPU for large tables).
+    /// The join's PSI protocol: `ecdh` (default), `kkrt` or `rr22` (less CPU for large
+    /// tables; rr22 also far fewer bytes).
     #[serde(default)]
     pub psi_protocol: Option<String>,
 }
