@@ -66,7 +66,7 @@ pub(crate) struct RunArgs {
     /// Also say what each party learned.
     #[arg(long)]
     explain: bool,
-    /// The join's PSI protocol: kkrt or ecdh.
+    /// The join's PSI protocol: kkrt, rr22 or ecdh.
     #[arg(long, default_value = "kkrt")]
     psi: petri_psi::Protocol,
 }
