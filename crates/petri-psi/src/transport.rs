@@ -3,7 +3,8 @@
 //! A frame is `u32 length (big-endian) ‖ u8 tag ‖ payload`, at most [`MAX_FRAME`] bytes, so a
 //! peer cannot make us allocate more. Large sets travel as many frames (chunks). Every read has a
 //! time limit: a silent peer is an error naming the limit. Writes go through a task of their own,
-//! so both parties can stream at once without filling each other's socket buffers.
+//! so both parties can stream at once without filling each other's socket buffers; it flushes
+//! whenever its queue runs empty, so no frame waits in the TLS layer for a next one.
 //!
 //! Both sides check the other's certificate: the chain up to the petri root, the organisation's
 //! name constraints and CRLs (rustls and `petri-pki`), and the *name*. The dialling side asks
