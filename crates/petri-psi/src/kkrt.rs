@@ -150,13 +150,15 @@ pub(crate) async fn session(params: &Params, input: &Input, channel: &mut Channe
 
 type Learned = (Option<Vec<usize>>, Option<usize>);
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, PsiError> + Send + 'static) -> Result<T, PsiError> {
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, PsiError> + Send + 'static,
+) -> Result<T, PsiError> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| PsiError::Protocol(format!("a worker failed: {e}")))?
 }
 
-async fn expect(channel: &mut Channel, want: u8) -> Result<Vec<u8>, PsiError> {
+pub(crate) async fn expect(channel: &mut Channel, want: u8) -> Result<Vec<u8>, PsiError> {
     let (tag, payload) = channel.recv().await?;
     match tag {
         ABORT => Err(PsiError::Aborted(String::from_utf8_lossy(&payload).into_owned())),
@@ -167,16 +169,18 @@ async fn expect(channel: &mut Channel, want: u8) -> Result<Vec<u8>, PsiError> {
     }
 }
 
-fn random16() -> [u8; 16] {
+pub(crate) fn random16() -> [u8; 16] {
     let mut b = [0u8; 16];
     rand::rng().fill_bytes(&mut b);
     b
 }
 
-/// A value as a map key: its bytes, zero-padded.
-fn value_key(v: &[u8]) -> u128 {
+/// A value as a map key: its bytes, zero-padded to 16 (values are at most 16 bytes below 2^44
+/// comparisons; longer ones are cut, which only adds false-match probability below 2^-128).
+pub(crate) fn value_key(v: &[u8]) -> u128 {
     let mut b = [0u8; 16];
-    b[..v.len()].copy_from_slice(v);
+    let k = v.len().min(16);
+    b[..k].copy_from_slice(&v[..k]);
     u128::from_le_bytes(b)
 }
 

@@ -45,13 +45,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use rand::seq::SliceRandom;
-use rand::{Rng, RngCore};
+use rand::Rng;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::PsiError;
 use crate::input::Input;
-use crate::kkrt::ValueHasher;
+use crate::kkrt::{ValueHasher, blocking, expect, random16, value_key};
 use crate::ot::{self, OtSender};
 use crate::protocol::{self, ABORT, Mode, Outcome, Params, Reveal, Role};
 use crate::transport::{Channel, MAX_FRAME};
@@ -196,38 +196,6 @@ pub(crate) async fn session(params: &Params, input: &Input, channel: &mut Channe
 }
 
 type Learned = (Option<Vec<usize>>, Option<usize>);
-
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, PsiError> + Send + 'static) -> Result<T, PsiError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| PsiError::Protocol(format!("a worker failed: {e}")))?
-}
-
-async fn expect(channel: &mut Channel, want: u8) -> Result<Vec<u8>, PsiError> {
-    let (tag, payload) = channel.recv().await?;
-    match tag {
-        ABORT => Err(PsiError::Aborted(String::from_utf8_lossy(&payload).into_owned())),
-        t if t == want => Ok(payload),
-        other => Err(PsiError::Protocol(format!(
-            "unexpected frame {other} from the peer (expected {want})"
-        ))),
-    }
-}
-
-fn random16() -> [u8; 16] {
-    let mut b = [0u8; 16];
-    rand::rng().fill_bytes(&mut b);
-    b
-}
-
-/// A value as a map key: its bytes, zero-padded to 16 (values are at most 16 bytes below 2^44
-/// comparisons; longer ones are cut, which only adds false-match probability below 2^-128).
-fn value_key(v: &[u8]) -> u128 {
-    let mut b = [0u8; 16];
-    let k = v.len().min(16);
-    b[..k].copy_from_slice(&v[..k]);
-    u128::from_le_bytes(b)
-}
 
 /// Encodes the receiver's digests, trying fresh seeds on failure.
 fn encode(m: usize, digests: &[[u8; 32]]) -> Result<([u8; 16], Vec<Gf>), PsiError> {
